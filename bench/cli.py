@@ -1,0 +1,296 @@
+"""Command line: ``python -m bench run|leaderboard|ls|validate``.
+
+User errors (unknown names, bad numbers, unwritable folders, corrupt records) print one line
+``bench: error: ...`` and exit with code 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+
+DEFAULT_DATASET = "synthetic-features"
+
+
+def parse_bits(text: str) -> list[int]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise BenchError("no bit lengths given")
+    bits = []
+    for p in parts:
+        if not p.isdigit() or int(p) <= 0 or int(p) > 4096:
+            raise BenchError(f"bits must be positive integers (at most 4096), got {p!r}")
+        bits.append(int(p))
+    if len(set(bits)) != len(bits):
+        raise BenchError(f"bit length listed twice in {text!r}")
+    return bits
+
+
+def parse_ints(text: str, what: str) -> list[int]:
+    out = []
+    for p in (x.strip() for x in text.split(",")):
+        try:
+            out.append(int(p))
+        except ValueError:
+            raise BenchError(f"{what} must be integers, got {p!r}") from None
+    if len(set(out)) != len(out):
+        raise BenchError(f"{what}: a value is listed twice in {text!r}")
+    return out
+
+
+def parse_assignments(items: list[str], what: str) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BenchError(f"{what} expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def writable_dir(path: Path) -> Path:
+    path = path.resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise BenchError(f"results folder {path} is not writable ({exc.strerror})") from None
+    return path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench import registry
+    from bench.splits import budget_label, parse_budget
+
+    methods = registry.methods.parse_list(args.methods)
+    bits = parse_bits(args.bits)
+    registry.datasets.get(args.dataset)
+    budgets = [parse_budget(b) for b in args.budgets.split(",")]
+    if len({budget_label(b) for b in budgets}) != len(budgets):
+        raise BenchError(f"a budget is listed twice in {args.budgets!r}")
+    seeds = parse_ints(args.seeds, "seeds")
+    results_dir = writable_dir(Path(args.results))
+
+    from bench.runner.grid import RunRequest, expand
+
+    req = RunRequest(
+        methods=methods, bits=bits, dataset=args.dataset, preset=args.preset, budgets=budgets,
+        seeds=seeds, overrides=parse_assignments(args.set or [], "--set"),
+        dataset_options=parse_assignments(args.dataset_opt or [], "--dataset-opt"),
+        data_root=args.data_root, results_dir=results_dir,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None, device=args.device,
+    )
+    configs = expand(req)
+    _check_data(configs, budgets, seeds)
+
+    from bench.results import ResultStore
+
+    store = ResultStore(results_dir)
+    todo = [c for c in configs
+            if args.force or not store.exists(c["method"], c["dataset"], c["key"])]
+    skipped = len(configs) - len(todo)
+    print(f"bench: {len(configs)} trial(s): {len(todo)} to run, {skipped} already finished"
+          f"{' (use --force to redo them)' if skipped and not args.force else ''}", flush=True)
+
+    failures: dict[str, str] = {}
+    if todo:
+        failures = _execute(todo, args, results_dir, methods)
+    from bench.leaderboard import write_leaderboard
+
+    paths = write_leaderboard(results_dir)
+    print(f"bench: leaderboard {paths['long']} and {paths['markdown']}")
+    print(paths["markdown"].read_text())
+    if failures:
+        for key, err in failures.items():
+            print(f"bench: trial {key} failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check_data(configs: list[dict[str, Any]], budgets, seeds) -> None:
+    """Load the dataset and cut the split in the driver, so bad budgets fail before any trial."""
+    from bench import registry
+    from bench.runner.data import check_requirements, load_dataset, prepare
+
+    first = configs[0]
+    print(f"bench: loading dataset {first['dataset']} ...", flush=True)
+    ds = load_dataset(first["dataset"], first["data_root"], first["cache_dir"],
+                      first["dataset_options"])
+    preset = registry.datasets.get(first["dataset"]).preset(first["preset"])
+    for c in configs:
+        spec = registry.methods.get(c["method"])
+        check_requirements(ds, spec.name, spec.inputs, spec.requires)
+    needed = {tuple(registry.methods.get(c["method"]).inputs) for c in configs}
+    for inputs in needed:
+        for b in budgets:
+            prepare(ds, preset, b, seeds[0], inputs)
+
+
+def _execute(todo, args, results_dir: Path, methods: list[str]) -> dict[str, str]:
+    from bench import tracking
+
+    uri = args.tracking_uri or tracking.default_tracking_uri(results_dir)
+    experiment_id = tracking.prepare_experiment(uri, results_dir, args.experiment)
+    name = time.strftime("run-%Y%m%d-%H%M%S")
+    parent = tracking.RunLogger(uri, experiment_id, run_name=name,
+                                tags={"kind": "bench run", "methods": ",".join(methods),
+                                      "command": " ".join(sys.argv)})
+    parent.log_params({"methods": ",".join(methods), "bits": args.bits, "dataset": args.dataset,
+                       "budgets": args.budgets, "seeds": args.seeds, "n_trials": len(todo)})
+    for c in todo:
+        c.update(tracking_uri=uri, experiment_id=experiment_id, parent_run_id=parent.run_id)
+    status = "FAILED"
+    try:
+        if args.no_ray:
+            failures = _execute_in_process(todo)
+        else:
+            from bench.runner.tune import run_with_ray
+
+            outcome = run_with_ray(todo, results_dir, name, address=args.address,
+                                   num_cpus=args.num_cpus, max_concurrent=args.max_concurrent)
+            failures = {k: v for k, v in outcome.items() if v is not None}
+        status = "FINISHED" if not failures else "FAILED"
+    finally:
+        parent.end(status)
+    return failures
+
+
+def _execute_in_process(todo) -> dict[str, str]:
+    from bench.runner.trial import format_exception, run_trial
+
+    failures = {}
+    for i, cfg in enumerate(todo, 1):
+        print(f"bench: [{i}/{len(todo)}] {cfg['key']}", flush=True)
+        try:
+            run_trial(cfg, report=lambda m: None)
+        except BenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported per trial, the run goes on
+            failures[cfg["key"]] = format_exception(exc)
+    return failures
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from bench.leaderboard import write_leaderboard
+
+    results_dir = Path(args.results).resolve()
+    if not results_dir.is_dir():
+        raise BenchError(f"results folder {results_dir} does not exist")
+    paths = write_leaderboard(results_dir, Path(args.out) if args.out else None)
+    print(paths["markdown"].read_text())
+    print(f"bench: wrote {paths['long']}, {paths['pivot']}, {paths['markdown']}")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from bench import registry
+
+    if args.what == "methods":
+        for name in registry.methods.names():
+            s = registry.methods.get(name)
+            bits = "multi-bit" if s.multi_bit else "one length per run"
+            print(f"{name:<18} {s.supervision:<13} {bits:<19} inputs: {', '.join(s.inputs)}")
+            if args.verbose:
+                print(f"    {s.description}\n    defaults: {dict(s.defaults)}\n"
+                      f"    reference: {dict(s.reference)}\n    resources: {dict(s.resources)}")
+    else:
+        for name in registry.datasets.names():
+            s = registry.datasets.get(name)
+            print(f"{name:<22} presets: {', '.join(s.presets)} (default {s.default_preset}); "
+                  f"provides: {', '.join(s.provides)}")
+            if args.verbose:
+                print(f"    {s.description}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from bench.dataset_cli import run_datasets_command
+
+    return run_datasets_command(args)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from bench.validate import validate_method
+
+    for line in validate_method(args.method, bits=parse_bits(args.bits)):
+        print(line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run methods × bits × budgets × seeds as Ray Tune trials")
+    r.add_argument("--methods", required=True, help="comma-separated method names")
+    r.add_argument("--bits", default="16,32,64", help="comma-separated code lengths")
+    r.add_argument("--dataset", default=DEFAULT_DATASET)
+    r.add_argument("--preset", default=None, help="split protocol preset (dataset's default)")
+    r.add_argument("--budgets", default="all",
+                   help="training pairs: counts (20,40), fractions (0.5) or 'all'")
+    r.add_argument("--seeds", default="0", help="comma-separated seeds (budget draw and init)")
+    r.add_argument("--set", action="append", metavar="[METHOD.]PARAM=VALUE",
+                   help="override a hyperparameter (repeatable)")
+    r.add_argument("--dataset-opt", action="append", metavar="KEY=VALUE",
+                   help="dataset option, e.g. n_items=2000 (repeatable)")
+    r.add_argument("--data-root", default=None, help="folder with the dataset's files")
+    r.add_argument("--results", default="results", help="results folder (default ./results)")
+    r.add_argument("--cache-dir", default=None, help="cache folder (default RESULTS/cache)")
+    r.add_argument("--tracking-uri", default=None,
+                   help="MLflow tracking URI (default sqlite:///RESULTS/mlflow.db)")
+    r.add_argument("--experiment", default="bench", help="MLflow experiment name")
+    r.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    r.add_argument("--num-cpus", type=int, default=None, help="CPUs for the local Ray instance")
+    r.add_argument("--max-concurrent", type=int, default=None, help="trials at once")
+    r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    r.add_argument("--force", action="store_true", help="redo finished results")
+    r.add_argument("--no-ray", action="store_true",
+                   help="run trials one by one in this process (debugging)")
+    r.set_defaults(func=cmd_run)
+
+    lb = sub.add_parser("leaderboard", help="rebuild the leaderboard tables from the records")
+    lb.add_argument("--results", default="results")
+    lb.add_argument("--out", default=None, help="output folder (default: the results folder)")
+    lb.set_defaults(func=cmd_leaderboard)
+
+    ls = sub.add_parser("ls", help="list methods or datasets")
+    ls.add_argument("what", choices=["methods", "datasets"])
+    ls.add_argument("-v", "--verbose", action="store_true")
+    ls.set_defaults(func=cmd_ls)
+
+    d = sub.add_parser("datasets", help="list datasets, layouts and presets; check a folder")
+    d.add_argument("action", nargs="?", choices=["list", "check"], default="list")
+    d.add_argument("path", nargs="?", help="folder to check (with 'check')")
+    d.add_argument("--dataset", default=None, help="check the folder as this dataset")
+    d.set_defaults(func=cmd_datasets)
+
+    v = sub.add_parser("validate", help="check a method plugin quickly on small generated data")
+    v.add_argument("method")
+    v.add_argument("--bits", default="16,32")
+    v.set_defaults(func=cmd_validate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,140 @@
+"""Result records -> leaderboard tables.
+
+* ``leaderboard.csv``: long format, one row per (record, bits, direction) with every metric.
+* ``leaderboard_pivot.csv`` / ``leaderboard.md``: paper style, methods × dataset/direction/bits
+  (and budget when there are several), mAP@all as mean ± std over seeds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.results import ResultStore, atomic_write_bytes
+
+DIRECTIONS = {"i2t": "I→T", "t2i": "T→I"}
+
+
+def _defaults(method: str) -> dict[str, Any] | None:
+    from bench import registry
+    from bench.errors import PluginError
+
+    try:
+        return dict(registry.methods.get(method).defaults)
+    except PluginError:
+        return None
+
+
+def _label(name: str, values: dict[str, Any], defaults: dict[str, Any] | None) -> str:
+    """``name`` or ``name[k=v,...]`` listing what differs from the defaults."""
+    if defaults is None:
+        changed = dict(values)
+    else:
+        changed = {k: v for k, v in values.items() if defaults.get(k, object()) != v}
+    if not changed:
+        return name
+    return name + "[" + ",".join(f"{k}={changed[k]}" for k in sorted(changed)) + "]"
+
+
+def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per record × bits × direction. Results of non-default hyperparameters or
+    dataset options get their own method / dataset label, so they are never averaged together."""
+    rows = []
+    for rec in records:
+        method = _label(rec["method"], rec.get("params") or {}, _defaults(rec["method"]))
+        dataset = _label(rec["dataset"], rec.get("dataset_options") or {}, {})
+        for bits, per_dir in rec["metrics"].items():
+            for direction, m in per_dir.items():
+                row = {
+                    "method": method, "dataset": dataset,
+                    "preset": (rec.get("preset") or {}).get("name"), "budget": rec["budget"],
+                    "n_train": rec.get("n_train"), "seed": rec["seed"], "bits": int(bits),
+                    "direction": direction, "map_all": m.get("map_all"),
+                    "map_tie_aware": m.get("map_tie_aware"),
+                }
+                for k, v in (m.get("map_at_k") or {}).items():
+                    row[f"map_at_{k}"] = v
+                for k, v in (m.get("p_at_k") or {}).items():
+                    row[f"p_at_{k}"] = v
+                row.update({
+                    "n_queries": m.get("n_queries"), "n_empty_queries": m.get("n_empty_queries"),
+                    "validation_map": (rec.get("validation") or {}).get("map_mean_first_bits"),
+                    "fit_time_s": (rec.get("timing") or {}).get("fit_s"),
+                    "split_checksum": (rec.get("split") or {}).get("checksum"),
+                    "protocol_version": (rec.get("protocol") or {}).get("version"),
+                    "method_version": rec.get("method_version"),
+                    "git_commit": (rec.get("environment") or {}).get("git_commit"),
+                    "result_key": rec["key"],
+                })
+                rows.append(row)
+    df = pd.DataFrame(rows)
+    if not df.empty:
+        df = df.sort_values(["dataset", "method", "bits", "direction", "budget", "seed"],
+                            kind="stable").reset_index(drop=True)
+    return df
+
+
+def _budget_order(value: str) -> tuple[int, float]:
+    try:
+        return (0, float(value))
+    except ValueError:
+        return (1, 0.0)
+
+
+def pivot_table(df: pd.DataFrame, metric: str = "map_all") -> pd.DataFrame:
+    """Methods × (dataset, [budget,] direction, bits): mean ± std over seeds."""
+    if df.empty:
+        return pd.DataFrame()
+    several_budgets = df.groupby("dataset")["budget"].nunique().max() > 1
+    cols = ["dataset"] + (["budget"] if several_budgets else []) + ["direction", "bits"]
+    grouped = df.groupby(["method", *cols], dropna=False)[metric]
+    stats = grouped.agg(["mean", "std", "count"]).reset_index()
+
+    def cell(r: pd.Series) -> str:
+        if pd.isna(r["mean"]):
+            return "n/a"
+        if r["count"] > 1:
+            return f"{r['mean']:.4f} ± {r['std']:.4f} (n={int(r['count'])})"
+        return f"{r['mean']:.4f}"
+
+    stats["cell"] = stats.apply(cell, axis=1)
+    stats["direction"] = stats["direction"].map(lambda d: DIRECTIONS.get(d, d))
+    table = stats.pivot(index="method", columns=cols, values="cell")
+    order = sorted(table.columns, key=lambda c: tuple(
+        _budget_order(v) if name == "budget" else (0, v) if name == "bits" else (0, str(v))
+        for name, v in zip(cols, c if isinstance(c, tuple) else (c,), strict=True)))
+    table = table[order]
+    table.columns = [" / ".join(str(x) for x in (c if isinstance(c, tuple) else (c,)))
+                     for c in table.columns]
+    return table
+
+
+def to_markdown(table: pd.DataFrame, title: str) -> str:
+    if table.empty:
+        return f"# {title}\n\nNo results yet.\n"
+    header = ["method", *table.columns]
+    lines = [f"# {title}", "", "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]
+    for method, row in table.iterrows():
+        lines.append("| " + " | ".join([str(method), *[str(v) if isinstance(v, str) else ""
+                                                        for v in row]]) + " |")
+    lines += ["", "mAP@all (Hamming ranking, ties by database index, relevance = ≥1 shared "
+              "label, empty queries excluded); mean ± std over seeds when n > 1.", ""]
+    return "\n".join(lines)
+
+
+def write_leaderboard(results_dir: Path, out_dir: Path | None = None) -> dict[str, Path]:
+    """Build the tables from every record under ``results_dir``; returns the written paths."""
+    store = ResultStore(results_dir)
+    out = Path(out_dir or results_dir).resolve()
+    df = long_table(store.load_records())
+    pivot = pivot_table(df)
+    paths = {"long": out / "leaderboard.csv", "pivot": out / "leaderboard_pivot.csv",
+             "markdown": out / "leaderboard.md"}
+    atomic_write_bytes(paths["long"], df.to_csv(index=False).encode())
+    atomic_write_bytes(paths["pivot"], pivot.to_csv().encode())
+    atomic_write_bytes(paths["markdown"],
+                       to_markdown(pivot, "Leaderboard: mAP@all").encode())
+    return paths

@@ -1,0 +1,1 @@
+"""Turning a `bench run` request into trials and running them (Ray Tune)."""

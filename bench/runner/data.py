@@ -1,0 +1,78 @@
+"""Loading a dataset and cutting it into the protocol's splits, inside a trial or the driver."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import registry
+from bench.errors import BenchError
+from bench.plugins import LoadedDataset, PairedData, Preset
+from bench.splits import Split, draw_budget, make_split
+
+_CACHE: dict[str, LoadedDataset] = {}
+
+
+def load_dataset(name: str, root: str | None, cache_dir: str,
+                 options: Mapping[str, Any] | None = None) -> LoadedDataset:
+    """Load (once per process) dataset ``name``; paths must be absolute (trials chdir)."""
+    key = repr((name, root, cache_dir, sorted((options or {}).items())))
+    if key not in _CACHE:
+        spec = registry.datasets.get(name)
+        if spec.needs_root and not root:
+            raise BenchError(f"dataset {name!r} needs --data-root (the folder with its files)")
+        if root and not Path(root).exists():
+            raise BenchError(f"data root {root} does not exist")
+        plugin = spec.load()(Path(root) if root else None, Path(cache_dir), options)
+        _CACHE[key] = plugin.load()
+    return _CACHE[key]
+
+
+@dataclass
+class TrialData:
+    split: Split
+    train_index: np.ndarray
+    train: PairedData
+    validation: PairedData
+    query: PairedData
+    retrieval: PairedData
+
+
+def check_requirements(ds: LoadedDataset, method: str, inputs: tuple[str, ...],
+                       requires: tuple[str, ...] = ()) -> None:
+    """One-line errors when ``ds`` cannot feed ``method``."""
+    missing = [k for k in inputs if k not in ds.provides()]
+    if missing:
+        raise BenchError(f"dataset {ds.name!r} lacks {', '.join(missing)}, "
+                         f"which method {method!r} needs")
+    if "joint_space" in requires:
+        fi, ft = ds.items.image_features, ds.items.text_features
+        if fi is None or ft is None or fi.shape[1] != ft.shape[1]:
+            dims = None if fi is None or ft is None else (fi.shape[1], ft.shape[1])
+            raise BenchError(
+                f"method {method!r} needs image and text features in one joint embedding space "
+                f"(e.g. CLIP); dataset {ds.name!r} has feature dimensions {dims}"
+            )
+
+
+def prepare(ds: LoadedDataset, preset: Preset, budget: int | float | None, seed: int,
+            inputs: tuple[str, ...]) -> TrialData:
+    """Splits of ``ds``; the method's views hold only the inputs it declared."""
+    check_requirements(ds, "this method", inputs)
+    if ds.items.labels is None:
+        raise BenchError(f"dataset {ds.name!r} has no labels: it cannot be evaluated")
+    split = make_split(len(ds.items), preset, dict(ds.fixed_split) if ds.fixed_split else None)
+    train_index = draw_budget(split, budget, seed)
+    everything = ds.items
+    train = everything.subset(train_index).only(inputs)
+    # Validation/query/retrieval are encoded by the method: never with labels unless declared.
+    return TrialData(
+        split=split, train_index=train_index, train=train,
+        validation=everything.subset(split.validation).only(inputs),
+        query=everything.subset(split.query).only(inputs),
+        retrieval=everything.subset(split.retrieval).only(inputs),
+    )

@@ -1,0 +1,48 @@
+"""GNAH: Global-Neighborhood Alignment Hashing (unsupervised, few training pairs)."""
+
+from bench.plugins import MethodSpec
+
+SPEC = MethodSpec(
+    name="gnah",
+    entry="bench.methods.gnah.method:GNAH",
+    version="1",
+    supervision="unsupervised",
+    inputs=("image_features", "text_features"),
+    multi_bit=False,
+    requires=("joint_space",),
+    defaults={
+        # paper (gnah.md §1.6)
+        "epochs": 500, "batch_size": 100, "lr": 1e-4,
+        # curriculum w_t = beta * exp(-gamma * t): values not in the text (Fig. 4 only)
+        "beta": 0.5, "gamma": 0.01,
+        # reconstructions (gnah.md §1.2-1.5); see methods/gnah/README.md
+        "tau": 0.1, "tau_p": None, "hidden": 1024, "weight_decay": 0.0,
+        "k": "elbow", "k_max": 20, "kmeans_restarts": 10,
+        "noise": "total", "nearest": "latent", "anchor_init": "codes", "quant": "tanh_mean",
+        "normalize": True,
+        # ablations of Table 1: full | no_lp | no_lc | no_lb | A | B | C
+        "variant": "full",
+        # model selection: "final" (paper) or "validation" (ctx.validate every val_every epochs)
+        "selection": "final", "val_every": 50, "report_every": 10,
+    },
+    search_space={
+        "beta": {"type": "uniform", "low": 0.0, "high": 1.0},
+        "gamma": {"type": "choice", "values": [0.0, 0.002, 0.005, 0.01, 0.02, 0.05]},
+        "tau": {"type": "choice", "values": [0.05, 0.1, 0.2, 0.5]},
+        "k": {"type": "choice", "values": ["elbow", "max_curvature", 2, 4, 8, 16]},
+        "lr": {"type": "loguniform", "low": 1e-5, "high": 1e-3},
+    },
+    resources={"cpu": 1, "gpu": 0},
+    reference={
+        "paper": "Unsupervised Data-Efficient Cross-Modal Retrieval with Global-Neighborhood "
+                 "Alignment Hashing, arXiv 2606.31517",
+        "code": "none (PyTorch re-implementation from the paper text, /work/shared/docs/gnah.md)",
+    },
+    description=(
+        "Two MLP hash networks on frozen joint-space features; PAGA (KL between soft "
+        "assignments to K-means prototypes and to binary anchors, K by Elbow), CSNA (InfoNCE "
+        "whose positive is the other modality's code of a Gaussian neighbour of the pair's "
+        "midpoint), quantisation loss, curriculum beta*exp(-gamma*t). variant selects the "
+        "Table 1 ablations. Needs image and text features of one dimension (joint space)."
+    ),
+)

@@ -1,0 +1,108 @@
+"""PAGA's two prototype sets: latent K-means prototypes (with K by the Elbow method) and the
+binary anchors in Hamming space, updated K-means style (gnah.md §1.3)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class LatentPrototypes:
+    """ℓ2-normalised K-means centroids (K, d) and the K-means label of every pooled vector."""
+
+    centroids: np.ndarray
+    labels: np.ndarray  #: (2n,): rows 0..n-1 image features, n..2n-1 text features
+    k: int
+    inertias: dict[int, float]  #: the Elbow curve (empty when K was given)
+
+
+def _kmeans(points: np.ndarray, k: int, seed: int, restarts: int) -> tuple[np.ndarray, np.ndarray,
+                                                                          float]:
+    from sklearn.cluster import KMeans
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate points / fewer distinct clusters than k
+        km = KMeans(n_clusters=k, n_init=restarts, random_state=seed).fit(points)
+    return km.cluster_centers_, km.labels_, float(km.inertia_)
+
+
+def max_curvature_k(ks: list[int], inertias: list[float]) -> int:
+    """The K of the largest discrete second difference of the inertia curve (the "bend")."""
+    if len(ks) < 3:
+        return ks[0]
+    y = np.asarray(inertias, dtype=np.float64)
+    y = (y - y.min()) / max(y.max() - y.min(), 1e-12)
+    second = y[:-2] - 2 * y[1:-1] + y[2:]
+    return int(ks[1 + int(np.argmax(second))])
+
+
+def elbow_k(ks: list[int], inertias: list[float], rule: str = "kneedle") -> int:
+    """Kneedle (convex, decreasing) on the inertia curve; max curvature if it finds no knee."""
+    if rule == "kneedle" and len(ks) >= 3:
+        from kneed import KneeLocator
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "No knee/elbow found"
+            knee = KneeLocator(ks, inertias, curve="convex", direction="decreasing").knee
+        if knee is not None:
+            return int(knee)
+    return max_curvature_k(ks, inertias)
+
+
+def latent_prototypes(image: np.ndarray, text: np.ndarray, k: int | str, k_max: int, seed: int,
+                      restarts: int = 10) -> LatentPrototypes:
+    """K-means on the 2n pooled features; ``k`` an integer or "elbow"/"max_curvature"."""
+    points = np.vstack([image, text]).astype(np.float64)
+    n = len(image)
+    inertias: dict[int, float] = {}
+    if isinstance(k, str):
+        if k not in ("elbow", "max_curvature"):
+            raise ValueError(f"gnah: k must be an integer, 'elbow' or 'max_curvature', got {k!r}")
+        hi = max(2, min(int(k_max), n // 2))
+        fits = {j: _kmeans(points, j, seed, restarts) for j in range(2, hi + 1)}
+        inertias = {j: f[2] for j, f in fits.items()}
+        ks = sorted(inertias)
+        chosen = elbow_k(ks, [inertias[j] for j in ks],
+                         "kneedle" if k == "elbow" else "max_curvature")
+        centres, labels, _ = fits[chosen]
+    else:
+        chosen = int(k)
+        if not 1 <= chosen <= len(points):
+            raise ValueError(f"gnah: k={chosen} must lie in 1..{len(points)}")
+        centres, labels, _ = _kmeans(points, chosen, seed, restarts)
+    centres = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+    return LatentPrototypes(centroids=centres.astype(np.float32), labels=labels.astype(np.int64),
+                            k=chosen, inertias=inertias)
+
+
+def binarise(s: torch.Tensor, continuous: bool = False) -> torch.Tensor:
+    """Unit-norm anchors from continuous ones: sgn(s)/sqrt(L) with sgn(0)=+1, or s/||s||."""
+    if continuous:
+        return s / s.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return torch.where(s >= 0, 1.0, -1.0).to(s.dtype) / math.sqrt(s.shape[1])
+
+
+class AnchorAccumulator:
+    """Eq. (4): s_j = mean of the relaxed codes (both modalities) assigned to anchor j."""
+
+    def __init__(self, k: int, bits: int, device: str | torch.device):
+        self.sums = torch.zeros(k, bits, device=device)
+        self.counts = torch.zeros(k, device=device)
+
+    def add(self, codes: torch.Tensor, labels: torch.Tensor) -> None:
+        self.sums.index_add_(0, labels, codes)
+        self.counts.index_add_(0, labels, torch.ones_like(labels, dtype=self.counts.dtype))
+
+    def update(self, previous: torch.Tensor | None) -> torch.Tensor:
+        """The continuous anchors s (K, L); an empty cluster keeps its ``previous`` row."""
+        s = self.sums / self.counts.clamp_min(1.0)[:, None]
+        if previous is not None:
+            s = torch.where(self.counts[:, None] > 0, s, previous)
+        self.sums.zero_()
+        self.counts.zero_()
+        return s

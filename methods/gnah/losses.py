@@ -1,0 +1,47 @@
+"""GNAH's losses (gnah.md §1.3-1.5). Every loss is a mean over the pairs of the batch (the paper
+writes sums over the training set; the ratio between the terms is the same)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def prototype_kl(target: torch.Tensor, target_neg_entropy: torch.Tensor, codes: torch.Tensor,
+                 anchors: torch.Tensor, tau: float) -> torch.Tensor:
+    """PAGA: mean_i KL(p_i || softmax(C_b^T h_i / tau)) for unit-norm ``codes`` (m, L).
+
+    ``target`` (m, K) are the fixed latent soft assignments p and ``target_neg_entropy`` (m,) is
+    sum_k p log p, precomputed, so only the cross-entropy part carries gradients.
+    """
+    log_q = F.log_softmax(codes @ anchors.T / tau, dim=1)
+    return (target_neg_entropy - (target * log_q).sum(1)).mean()
+
+
+def _info_nce(anchor: torch.Tensor, positive: torch.Tensor, same: torch.Tensor,
+              other: torch.Tensor, tau: float) -> torch.Tensor:
+    """-log e^{a_i.p_i/tau} / (e^{a_i.p_i/tau} + sum_{j!=i} e^{a_i.same_j/tau} + e^{a_i.other_j/tau})."""
+    m = anchor.shape[0]
+    eye = torch.eye(m, dtype=torch.bool, device=anchor.device)
+    pos = (anchor * positive).sum(1, keepdim=True) / tau
+    neg_same = (anchor @ same.T / tau).masked_fill(eye, float("-inf"))
+    neg_other = (anchor @ other.T / tau).masked_fill(eye, float("-inf"))
+    logits = torch.cat([pos, neg_same, neg_other], dim=1)
+    return (torch.logsumexp(logits, dim=1) - pos[:, 0]).mean()
+
+
+def neighbourhood_contrastive(hx: torch.Tensor, hy: torch.Tensor, pos_for_x: torch.Tensor,
+                              pos_for_y: torch.Tensor, tau: float) -> torch.Tensor:
+    """CSNA (and GNAH-A): l(x_i, y_i) + l(y_i, x_i), averaged over i; all inputs unit-norm (m, L).
+
+    Anchor h_i^x has positive ``pos_for_x[i]`` (h~_i^y, the text net's code of the sampled
+    neighbour; or h_i^y for the plain pairwise GNAH-A) and the 2(m-1) negatives h_j^x, h_j^y
+    (j != i); symmetrically for the text anchor.
+    """
+    return _info_nce(hx, pos_for_x, hx, hy, tau) + _info_nce(hy, pos_for_y, hy, hx, tau)
+
+
+def quantisation(codes: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """DCMH-style ||h - scale*sgn(h)||^2 per instance (sgn(0)=+1, held constant), averaged."""
+    target = (torch.where(codes >= 0, scale, -scale)).to(codes.dtype).detach()
+    return (codes - target).pow(2).sum(-1).mean()

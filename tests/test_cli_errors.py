@@ -1,0 +1,72 @@
+"""Bad input: one line on stderr, exit code 2, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def bench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, pattern: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert pattern in lines[0], lines[0]
+
+
+SMALL = ["--dataset-opt", "n_items=600", "--preset", "small"]
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["--methods", "lsj"], "unknown method 'lsj' (did you mean 'lsh'?)"),
+    (["--methods", ","], "no method given"),
+    (["--methods", "lsh", "--dataset", "synthetic-feature"],
+     "did you mean 'synthetic-features'?"),
+    (["--methods", "lsh", "--bits", "16,abc"], "bits must be positive integers"),
+    (["--methods", "lsh", "--bits", "0"], "bits must be positive integers"),
+    (["--methods", "lsh", "--bits", "-8"], "bits must be positive integers"),
+    (["--methods", "lsh", "--budgets", "100000", *SMALL], "larger than the training pool"),
+    (["--methods", "lsh", "--budgets", "-5"], "budget '-5' must be"),
+    (["--methods", "lsh", "--set", "lsh.nope=1"], "has no hyperparameter 'nope'"),
+    (["--methods", "lsh", "--preset", "nonexistent"], "has no preset 'nonexistent'"),
+])
+def test_run_bad_input(tmp_path, args, pattern):
+    results = tmp_path / "results"
+    proc = bench("run", *args, "--results", str(results), cwd=tmp_path)
+    assert_user_error(proc, pattern)
+    for folder in ("records", "codes", "mlartifacts"):
+        assert not (results / folder).exists()
+    assert not (results / "leaderboard.csv").exists()
+
+
+def test_unwritable_results_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = bench("run", "--methods", "lsh", "--results", str(blocker / "results"), cwd=tmp_path)
+    assert_user_error(proc, "is not writable")
+
+
+def test_corrupt_record(tmp_path):
+    rec = tmp_path / "records" / "lsh" / "synthetic-features" / "x.json"
+    rec.parent.mkdir(parents=True)
+    rec.write_text('{"schema": 1, "key": "x", "metr')
+    proc = bench("leaderboard", "--results", str(tmp_path), cwd=tmp_path)
+    assert_user_error(proc, "corrupt result record")
+    assert not (tmp_path / "leaderboard.csv").exists()
+    rec.write_text(json.dumps({"schema": 1, "key": "x"}))
+    proc = bench("leaderboard", "--results", str(tmp_path), cwd=tmp_path)
+    assert_user_error(proc, "missing method")
+
+
+def test_missing_results_folder(tmp_path):
+    proc = bench("leaderboard", "--results", str(tmp_path / "none"), cwd=tmp_path)
+    assert_user_error(proc, "does not exist")

@@ -1,0 +1,64 @@
+"""Layout and packaging: plugin folders live under the ``bench`` namespace and never shadow
+well-known top-level packages such as Hugging Face's ``datasets``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+import zipfile
+from conftest import REPO_ROOT
+
+
+def test_plugin_folders_map_into_bench():
+    import bench.datasets.synthetic
+    import bench.methods.lsh
+
+    assert Path(bench.methods.lsh.__file__).parent == REPO_ROOT / "methods" / "lsh"
+    assert Path(bench.datasets.synthetic.__file__).parent == REPO_ROOT / "datasets" / "synthetic"
+
+
+def test_top_level_plugin_folders_are_not_regular_packages():
+    for folder in ("methods", "datasets"):
+        assert not (REPO_ROOT / folder / "__init__.py").exists(), folder
+
+
+def test_no_shadowing_of_huggingface_datasets(tmp_path):
+    """From the repository root (on sys.path first), a regular package named ``datasets``
+    installed later on the path (standing in for Hugging Face's) still wins."""
+    fake = tmp_path / "site" / "datasets"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("IS_HF = True\n")
+    code = ("import datasets, bench.datasets.synthetic as s; "
+            "print(getattr(datasets, 'IS_HF', False), s.SPEC.name)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                         text=True, env={"PYTHONPATH": str(tmp_path / "site"),
+                                         "PATH": "/usr/bin:/bin"}, check=True)
+    assert out.stdout.split() == ["True", "synthetic-features"]
+
+
+def test_wheel_installs_everything_under_bench(tmp_path):
+    """A regular (non-editable) install puts the plugin folders under bench/ only."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(REPO_ROOT)], check=True, capture_output=True,
+                   cwd=tmp_path)
+    wheel = next(tmp_path.glob("*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert {t for t in tops if not t.endswith((".dist-info", ".data"))} == {"bench"}
+    assert "bench/methods/lsh/method.py" in names
+    assert "bench/datasets/synthetic/generate.py" in names
+
+
+def test_every_plugin_package_is_listed_in_pyproject():
+    listed = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    for folder in ("methods", "datasets"):
+        for init in (REPO_ROOT / folder).glob("*/__init__.py"):
+            assert f"bench.{folder}.{init.parent.name}" in listed, init.parent
+    for init in (REPO_ROOT / "bench").rglob("__init__.py"):
+        rel = init.parent.relative_to(REPO_ROOT)
+        assert ".".join(rel.parts) in listed, rel
