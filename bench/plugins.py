@@ -29,11 +29,14 @@ INPUT_KINDS = ("image_features", "text_features", "images", "captions", "labels"
 
 
 def load_object(entry: str) -> Any:
-    """Import ``"package.module:attr"`` and return the attribute."""
+    """Import ``"package.module:attr[.attr...]"`` and return the attribute."""
     module_name, _, attr = entry.partition(":")
     if not module_name or not attr:
         raise ValueError(f"entry {entry!r} is not of the form 'module:attribute'")
-    return getattr(importlib.import_module(module_name), attr)
+    obj = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class MethodSpec:
     #: Extra data requirements checked before any trial starts: "joint_space" = image and text
     #: features of the same dimension in one embedding space (e.g. CLIP).
     requires: tuple[str, ...] = ()
+    #: Whether encoding query/database items reads their labels (a label leak, e.g. the faithful
+    #: PromptHash's label prompts). Otherwise the harness strips labels before ``encode``.
+    labels_at_encode: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.inputs) - set(INPUT_KINDS)
@@ -64,6 +70,8 @@ class MethodSpec:
             raise ValueError(f"method {self.name!r}: supervision must be unsupervised|supervised")
         if self.supervision == "unsupervised" and "labels" in self.inputs:
             raise ValueError(f"method {self.name!r}: an unsupervised method cannot read labels")
+        if self.labels_at_encode and "labels" not in self.inputs:
+            raise ValueError(f"method {self.name!r}: labels_at_encode needs labels in inputs")
         if self.resources.get("cpu", 1) <= 0 or self.resources.get("gpu", 0) < 0:
             raise ValueError(f"method {self.name!r}: resources need cpu > 0 and gpu >= 0")
 
@@ -158,8 +166,11 @@ class PairedData:
     image_features: np.ndarray | None = None
     text_features: np.ndarray | None = None
     labels: np.ndarray | None = None
+    #: Raw images: a sequence whose items are absolute path strings or H×W×3 uint8 arrays.
     images: Sequence[Any] | None = None
     captions: Sequence[str] | None = None
+    #: Names of the label columns (dataset metadata, e.g. for label-text prompts).
+    class_names: Sequence[str] | None = None
 
     def __len__(self) -> int:
         return int(len(self.index))
@@ -179,6 +190,7 @@ class PairedData:
             index=self.index[rows], image_features=take(self.image_features),
             text_features=take(self.text_features), labels=take(self.labels),
             images=take(self.images), captions=take(self.captions),
+            class_names=self.class_names,
         )
 
     def without_labels(self) -> PairedData:
@@ -194,6 +206,7 @@ class PairedData:
             labels=self.labels if "labels" in keep else None,
             images=self.images if "images" in keep else None,
             captions=self.captions if "captions" in keep else None,
+            class_names=self.class_names,
         )
 
 
@@ -249,6 +262,7 @@ class FitContext:
     seed: int
     device: str
     workdir: Path
+    dataset: str = ""  #: name of the dataset (for per-dataset reference settings)
     report: Callable[..., None] = lambda epoch, **metrics: None
     validate: Callable[[], float | None] = lambda: None
     log: Callable[[str], None] = print

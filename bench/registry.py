@@ -20,6 +20,8 @@ BUILTIN_METHODS = {
     "lsh": "bench.methods.lsh:SPEC",
     "cca-itq": "bench.methods.cca_itq:SPEC",
     "gnah": "bench.methods.gnah:SPEC",
+    "prompthash": "bench.methods.prompthash:SPEC",
+    "prompthash-clean": "bench.methods.prompthash:SPEC_CLEAN",
 }
 BUILTIN_DATASETS = {
     "synthetic-features": "bench.datasets.synthetic:SPEC",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import tomllib
-import zipfile
 from conftest import REPO_ROOT
 
 

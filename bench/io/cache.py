@@ -19,7 +19,7 @@ import numpy as np
 
 def file_identity(path: Path) -> list[Any]:
     st = Path(path).stat()
-    return [str(Path(path).resolve()), st.st_size, int(st.st_mtime)]
+    return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
 
 
 def cached(cache_dir: Path | None, namespace: str, identity: Mapping[str, Any],

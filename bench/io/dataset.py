@@ -8,7 +8,18 @@ from pathlib import Path
 from typing import ClassVar
 
 from bench.errors import BenchError
-from bench.io.layouts import LAYOUTS, ReadContext, detect_layouts, layout_options
+from bench.io.layouts import (
+    COMMON_OPTIONS,
+    LAYOUTS,
+    ReadContext,
+    _feature_candidates,
+    _mat_files,
+    detect_layouts,
+    layout_options,
+    load_table,
+    scan_mat,
+)
+from bench.io.matlab import mat_variables
 from bench.io.pairs import Options, finalize
 from bench.plugins import DatasetPlugin, LoadedDataset
 
@@ -35,7 +46,21 @@ class RealDataset(DatasetPlugin):
                                  f"(layouts: {', '.join(self.layouts)})")
             return forced
         found = detect_layouts(root, self.layouts)
+        specific = set(opts.values) - set(COMMON_OPTIONS)
+        if specific and not any(specific <= set(LAYOUTS[n].options) for n in found):
+            # a file option names the layout when detection cannot (e.g. an unusual key)
+            fitting = [n for n in self.layouts if specific <= set(LAYOUTS[n].options)]
+            txt = any(str(opts.values[k]).lower().endswith(".txt") for k in specific)
+            fitting.sort(key=lambda n: n != "text" if txt else n == "text")
+            found = fitting[:1] or found
         if not found:
+            for path in _mat_files(root):  # an unreadable file is the likelier problem
+                if scan_mat(path) is None:
+                    mat_variables(path)
+            if "features" in self.layouts:
+                for path in _feature_candidates(root):
+                    if path.suffix.lower() != ".mat":
+                        load_table(path)
             raise BenchError(f"{root}: no {self.spec.name} layout found; expected one of: "
                              f"{describe_layouts(self.layouts)}")
         return found[0]

@@ -99,7 +99,7 @@ def extract_image_array(path: Path, key: str, n_items: int, cache_dir: Path,
     arr = MatArray(path, key)
     axes = image_array_axes(arr.shape, n_items)
     stat = path.stat()
-    ident = json.dumps([str(path.resolve()), key, stat.st_size, int(stat.st_mtime)])
+    ident = json.dumps([str(path.resolve()), key, stat.st_size, stat.st_mtime_ns])
     digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
     folder = cache_dir / "images" / f"{path.stem}-{key}-{digest}"
     files = [str((folder / f"{i:06d}.png").resolve()) for i in range(n_items)]

@@ -127,7 +127,7 @@ _SCAN: dict[tuple[str, int, int], dict[str, tuple[int, ...]] | None] = {}
 def scan_mat(path: Path) -> dict[str, tuple[int, ...]] | None:
     """Variables of ``path`` (None when unreadable), remembered per file version."""
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, int(st.st_mtime))
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _SCAN:
         try:
             _SCAN[key] = mat_variables(path)

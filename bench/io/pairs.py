@@ -135,10 +135,12 @@ def labels_from_any(arr: Any, source: str, n_classes: int | None = None) -> np.n
         if not np.isfinite(a).all() or (a != np.round(a)).any():
             raise BenchError(f"{source}: class numbers must be integers")
         idx = a.astype(np.int64)
-        idx = idx - 1 if idx.min(initial=0) >= 1 else idx
-        if idx.min(initial=0) < 0:
+        if idx.size == 0:
+            raise BenchError(f"{source}: no labels")
+        idx = idx - 1 if idx.min() >= 1 else idx
+        if idx.min() < 0:
             raise BenchError(f"{source}: negative class number {int(a.min())}")
-        c = max(int(idx.max(initial=0)) + 1, n_classes or 0)
+        c = max(int(idx.max()) + 1, n_classes or 0)
         out = np.zeros((len(idx), c), dtype=np.uint8)
         out[np.arange(len(idx)), idx] = 1
         return out

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -93,6 +94,8 @@ def numba_available() -> bool:
 
 _NUMBA_KERNEL: Any = None
 _NUMBA_TRIED = False
+# One numba evaluation at a time per process (its threads already use every core).
+_NUMBA_LOCK = threading.Lock()
 
 
 def _load_numba_kernel() -> Any:
@@ -355,7 +358,7 @@ def evaluate_retrieval(
         if used == "numba":
             import numba
 
-            with numba.parallel_chunksize(_NUMBA_SCHED_CHUNK):
+            with _NUMBA_LOCK, numba.parallel_chunksize(_NUMBA_SCHED_CHUNK):
                 _NUMBA_KERNEL.evaluate_chunk(qc[a:b], dc, ql[a:b], dl, n_bits, ks_eff, inv, *outs)
         else:
             _numpy_kernel.evaluate_chunk(

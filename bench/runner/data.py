@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,19 +60,20 @@ def check_requirements(ds: LoadedDataset, method: str, inputs: tuple[str, ...],
 
 
 def prepare(ds: LoadedDataset, preset: Preset, budget: int | float | None, seed: int,
-            inputs: tuple[str, ...]) -> TrialData:
-    """Splits of ``ds``; the method's views hold only the inputs it declared."""
+            inputs: tuple[str, ...], labels_at_encode: bool = False) -> TrialData:
+    """Splits of ``ds``; the method's views hold only the inputs it declared. Items to be
+    encoded (validation, query, retrieval) carry labels only if ``labels_at_encode``."""
     check_requirements(ds, "this method", inputs)
     if ds.items.labels is None:
         raise BenchError(f"dataset {ds.name!r} has no labels: it cannot be evaluated")
     split = make_split(len(ds.items), preset, dict(ds.fixed_split) if ds.fixed_split else None)
     train_index = draw_budget(split, budget, seed)
-    everything = ds.items
+    everything = replace(ds.items, class_names=list(ds.class_names))
     train = everything.subset(train_index).only(inputs)
-    # Validation/query/retrieval are encoded by the method: never with labels unless declared.
+    encode_inputs = tuple(k for k in inputs if k != "labels" or labels_at_encode)
     return TrialData(
         split=split, train_index=train_index, train=train,
-        validation=everything.subset(split.validation).only(inputs),
-        query=everything.subset(split.query).only(inputs),
-        retrieval=everything.subset(split.retrieval).only(inputs),
+        validation=everything.subset(split.validation).only(encode_inputs),
+        query=everything.subset(split.query).only(encode_inputs),
+        retrieval=everything.subset(split.retrieval).only(encode_inputs),
     )

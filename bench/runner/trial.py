@@ -110,7 +110,8 @@ def _run(cfg: Mapping[str, Any], spec, store: ResultStore, report: Reporter,
     ds = load_dataset(cfg["dataset"], cfg.get("data_root"), cfg["cache_dir"],
                       cfg.get("dataset_options"))
     preset = registry.datasets.get(cfg["dataset"]).preset(cfg["preset"])
-    data: TrialData = prepare(ds, preset, cfg["budget"], cfg["seed"], spec.inputs)
+    data: TrialData = prepare(ds, preset, cfg["budget"], cfg["seed"], spec.inputs,
+                              spec.labels_at_encode)
     labels = ds.items.labels
     val_labels = labels[data.split.validation]
     t_data = time.perf_counter() - t0
@@ -128,6 +129,7 @@ def _run(cfg: Mapping[str, Any], spec, store: ResultStore, report: Reporter,
 
     ctx = FitContext(
         validation=data.validation, seed=cfg["seed"], device=device, workdir=workdir,
+        dataset=cfg["dataset"],
         report=on_epoch, validate=lambda: validation_score(method, data.validation, val_labels),
         log=lambda msg: print(f"[{cfg['key']}] {msg}", flush=True),
     )
@@ -162,6 +164,7 @@ def _run(cfg: Mapping[str, Any], spec, store: ResultStore, report: Reporter,
     record = {
         "schema": 1, "key": cfg["key"], "status": "finished",
         "method": spec.name, "method_version": spec.version, "supervision": spec.supervision,
+        "labels_at_encode": spec.labels_at_encode,
         "dataset": cfg["dataset"], "dataset_options": cfg.get("dataset_options") or {},
         "preset": preset.as_dict(), "bits": list(method.bits), "budget": cfg["budget_label"],
         "n_train": int(len(data.train_index)), "seed": cfg["seed"], "params": method.params,
