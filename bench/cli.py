@@ -271,10 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("-v", "--verbose", action="store_true")
     ls.set_defaults(func=cmd_ls)
 
-    d = sub.add_parser("datasets", help="list datasets, layouts and presets; check a folder")
-    d.add_argument("action", nargs="?", choices=["list", "check"], default="list")
-    d.add_argument("path", nargs="?", help="folder to check (with 'check')")
+    d = sub.add_parser("datasets", help="list datasets, layouts and presets; check a folder; "
+                                        "write a preset's split index files")
+    d.add_argument("action", nargs="?", choices=["list", "check", "split"], default="list")
+    d.add_argument("path", nargs="?", help="check: the folder; split: the dataset name")
     d.add_argument("--dataset", default=None, help="check the folder as this dataset")
+    d.add_argument("--preset", default=None, help="split: the preset (dataset's default)")
+    d.add_argument("--data-root", default=None, help="split: the dataset's folder")
+    d.add_argument("--out", default=None, help="split: output folder")
+    d.add_argument("--cache-dir", default=None, help="split: cache folder")
+    d.add_argument("--dataset-opt", action="append", metavar="KEY=VALUE",
+                   help="dataset option (repeatable)")
     d.set_defaults(func=cmd_datasets)
 
     v = sub.add_parser("validate", help="check a method plugin quickly on small generated data")

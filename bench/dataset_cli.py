@@ -35,7 +35,8 @@ def _preset_text(p: Any) -> str:
         first = f"{p.query_first_class} for the first class, then " if p.query_first_class else ""
         query = f"{first}{p.query_per_class}/class (~{p.query:,})"
     else:
-        query = "fixed" if p.fixed else f"{p.query:,}"
+        query = (f"the dataset's own ({p.query:,})" if p.query else "the dataset's own") \
+            if p.fixed else f"{p.query:,}"
     parts = [f"query {query}", f"validation {p.validation:,}"]
     if p.retrieval is not None:
         parts.append(f"retrieval {p.retrieval:,}")
@@ -228,8 +229,13 @@ def _report(ds: Any, spec: Any, title: str, out: Printer) -> None:
                 f"{sizes['train_pool']:,}")
         except BenchError as exc:
             out(f"    preset {pname:<13} unusable: {exc}")
-    runnable = [m for m in registry.methods.names()
-                if set(registry.methods.get(m).inputs) <= ds.provides()]
+    runnable = []
+    for m in registry.methods.names():
+        try:
+            if set(registry.methods.get(m).inputs) <= ds.provides():
+                runnable.append(m)
+        except BenchError:  # a broken method plugin must not hide the dataset report
+            continue
     out(f"    methods that can run on it: {', '.join(runnable) or 'none'}")
 
 

@@ -147,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.median(walls):.3f} s over {len(walls)} runs; CPU time of the best run "
         f"{cpus[walls.index(best)]:.3f} s"
     )
+    n_thr = int(threads.split()[0]) if threads[0].isdigit() else 1
+    print(
+        f"  CPU time / threads = {cpus[walls.index(best)] / n_thr:.3f} s (rough wall time on "
+        "otherwise idle cores; compare the load average above)"
+    )
     print(
         f"  map_all={result['map_all']:.6f} map@50={result['map_at_k'].get('50')} "
         f"map_tie_aware={result.get('map_tie_aware')} empty={result['n_empty_queries']}"

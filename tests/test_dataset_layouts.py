@@ -138,6 +138,16 @@ def test_dcmh_wrong_key_missing_file_and_row_mismatch(tmp_path):
     assert "do not agree" in msg and "lall.mat:LAll has 60" in msg and "yall.mat:YAll has 57" in msg
 
 
+def test_labels_stored_classes_by_pairs_are_transposed(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    write_mat73(d / "lall.mat", {"LAll": _labels().T})  # MATLAB shape 24 × 60
+    write_mat73(d / "yall.mat", {"YAll": _bow().T})
+    ds = _load("mirflickr25k", d, tmp_path)
+    assert np.array_equal(ds.items.labels, _labels())
+    assert np.array_equal(ds.items.text_features, _bow())
+
+
 def test_wrong_number_of_classes_names_the_variant(tmp_path):
     d = tmp_path / "nus"
     d.mkdir()

@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import registry
+from bench import dataset_cli, registry
 from bench.cli import main
-from bench.dataset_cli import write_split
 from bench.errors import BenchError
 from bench.runner.data import check_requirements
 from bench.splits import make_split, read_split_files
@@ -190,8 +189,9 @@ def test_datasets_check_real_folders(data, capsys):
 
 
 def test_split_files_for_wiki(data, tmp_path):
-    manifest = write_split("wiki", "classic", str(data / "wiki"), tmp_path / "split")
-    meta = json.loads(manifest.read_text())
+    assert dataset_cli.main(["split", "wiki", "--preset", "classic", "--data-root",
+                             str(data / "wiki"), "--out", str(tmp_path / "split")]) == 0
+    meta = json.loads((tmp_path / "split" / "split.json").read_text())
     assert meta["dataset"] == "wiki" and meta["sizes"]["query"] == 693
     split = read_split_files(tmp_path / "split")
     ds = _load("wiki", data / "wiki", tmp_path)

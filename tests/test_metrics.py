@@ -345,3 +345,16 @@ def test_bad_packed_inputs() -> None:
         unpack_codes(q, 200)
     with pytest.raises(ValueError, match="uint64"):
         unpack_codes(np.ones((2, 2)), 70)
+
+
+def test_auto_falls_back_to_numpy_without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.metrics import engine
+
+    monkeypatch.setattr(engine, "_NUMBA_TRIED", True)
+    monkeypatch.setattr(engine, "_NUMBA_KERNEL", None)
+    monkeypatch.delenv(BACKEND_ENV, raising=False)
+    qb, db, ql, dl = random_case(6, 16, 3, 20, 3, 0.4)
+    assert not numba_available()
+    assert evaluate_retrieval(qb, db, ql, dl)["backend"] == "numpy"
+    with pytest.raises(ImportError, match="numba"):
+        evaluate_retrieval(qb, db, ql, dl, backend="numba")

@@ -89,3 +89,16 @@ def test_parse_budget_rejects(text):
 def test_too_small_dataset():
     with pytest.raises(BenchError, match="needs at least"):
         make_split(100, PRESET)
+
+
+def test_class_balanced_preset_through_prepare(tmp_path):
+    """A class-balanced preset gets the labels from the harness's data preparation."""
+    from bench.runner.data import load_dataset, prepare
+
+    ds = load_dataset("synthetic-features", None, str(tmp_path), {"n_items": 1500, "dim": 16})
+    preset = Preset("balanced", query=0, validation=50, query_per_class=5, seed=1)
+    data = prepare(ds, preset, 40, 0, ("image_features", "text_features"))
+    labels = ds.items.labels
+    assert len(data.split.query) >= 5
+    assert (labels[data.split.query].sum(0) >= 1).all()
+    assert not set(data.split.query) & set(data.train_index)

@@ -80,7 +80,8 @@ class RealDataset(DatasetPlugin):
         layout = self.choose_layout(root, opts)
         ctx = ReadContext(dataset=self.spec.name, root=root, options=opts,
                           cache_dir=Path(self.cache_dir) / self.spec.name if self.cache_dir
-                          else None, text_kind=self.text_kind, check_only=check_only)
+                          else None, text_kind=self.text_kind, check_only=check_only,
+                          n_classes=self.n_classes)
         raw = LAYOUTS[layout].read(ctx)
         ds = finalize(self.spec.name, raw, n_classes=self.n_classes,
                       class_names=self.default_class_names, standard_pairs=self.standard_pairs,

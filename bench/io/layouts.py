@@ -48,6 +48,7 @@ from bench.io.pairs import (
     choose_captions,
     labels_from_any,
     orient,
+    orient_labels,
 )
 from bench.io.text import (
     bag_of_words,
@@ -72,6 +73,7 @@ class ReadContext:
     cache_dir: Path | None
     text_kind: str = "tags"
     check_only: bool = False  #: validate only: skip slow one-time work (image extraction)
+    n_classes: int | None = None  #: the dataset's class count, when fixed
     log: Callable[[str], None] = print
 
     def path(self, key: str, *defaults: str) -> Path | None:
@@ -273,7 +275,8 @@ def read_dcmh_mat(ctx: ReadContext) -> RawPairs:
         raise BenchError(f"no .mat file in {ctx.root} holds LAll, the DCMH label matrix "
                          f"(files: {'; '.join(seen) or 'none'})")
     lpath, lkey = found["labels"]
-    labels = as_multihot(_load_key(lpath, (lkey,), "label")[1], _src(lpath, lkey))
+    labels = as_multihot(orient_labels(_load_key(lpath, (lkey,), "label")[1], ctx.n_classes),
+                         _src(lpath, lkey))
     n = len(labels)
     raw = RawPairs(layout="dcmh-mat", labels=labels, sources={"labels": _src(lpath, lkey)})
     if "text_features" in found:
@@ -374,7 +377,8 @@ def read_index_mat(ctx: ReadContext) -> RawPairs:
     if lpath is None:
         raise BenchError(f"{ctx.root / 'label.mat'} not found (labels of the index.mat layout)")
     lkey, lval = _load_key(lpath, LABEL_KEYS, "label")
-    labels = as_multihot(_squeeze_leading(lval), _src(lpath, lkey))
+    labels = as_multihot(orient_labels(_squeeze_leading(lval), ctx.n_classes),
+                         _src(lpath, lkey))
     n = len(labels)
     raw = RawPairs(layout="index-mat", labels=labels, sources={"labels": _src(lpath, lkey)})
     cpath = ctx.path("caption_file", "caption.mat", "caption.txt", "captions.txt")
@@ -506,7 +510,8 @@ def read_split_mat(ctx: ReadContext) -> RawPairs:
         xi, xt = np.asarray(data[ik]), np.asarray(data[tk])
         if part in keys["L"]:
             lk = keys["L"][part]
-            lab_p = labels_from_any(data[lk], _src(path, lk))
+            lab_p = labels_from_any(orient_labels(data[lk], ctx.n_classes), _src(path, lk),
+                                    ctx.n_classes)
             n = len(lab_p)
             lsrc = _src(path, lk)
         elif part in lists:
@@ -515,7 +520,8 @@ def read_split_mat(ctx: ReadContext) -> RawPairs:
             if any(len(r) < 3 for r in rows):
                 bad = next(i for i, r in enumerate(rows) if len(r) < 3)
                 raise BenchError(f"{lists[part]} line {bad + 1}: expected 'text image class'")
-            lab_p = labels_from_any(np.array([float(r[2]) for r in rows]), str(lists[part]))
+            lab_p = labels_from_any(np.array([float(r[2]) for r in rows]), str(lists[part]),
+                                    ctx.n_classes)
             n, lsrc = len(lab_p), str(lists[part])
         else:
             raise BenchError(f"{path}: no labels for part {part!r} (no L_{part} variable and no "
@@ -743,7 +749,8 @@ def read_features(ctx: ReadContext) -> RawPairs:
         raise BenchError(f"{path}: no labels array ({' / '.join(FEATURE_KEYS['labels'])}; it "
                          f"has: {', '.join(data)})")
     lk = keys["labels"]
-    labels = labels_from_any(data[lk], _src(path, lk))
+    labels = labels_from_any(orient_labels(data[lk], ctx.n_classes), _src(path, lk),
+                             ctx.n_classes)
     n = len(labels)
     raw = RawPairs(layout="features", labels=labels, sources={"labels": _src(path, lk)},
                    info={"file": str(path)})

@@ -125,6 +125,15 @@ def as_multihot(arr: Any, source: str) -> np.ndarray:
     return a.astype(np.uint8)
 
 
+def orient_labels(arr: Any, n_classes: int | None) -> Any:
+    """A label matrix stored classes × pairs, transposed when the dataset's class count says so."""
+    a = np.asarray(arr) if isinstance(arr, np.ndarray) else arr
+    if (n_classes and isinstance(a, np.ndarray) and a.ndim == 2 and a.shape[1] != n_classes
+            and a.shape[0] == n_classes):
+        return a.T
+    return a
+
+
 def labels_from_any(arr: Any, source: str, n_classes: int | None = None) -> np.ndarray:
     """Multi-hot rows, or a vector of class numbers (1-based when the smallest is 1) turned
     into one-hot rows."""

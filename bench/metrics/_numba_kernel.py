@@ -53,18 +53,30 @@ def _word_sum(w, count, idx0, inv):
     """Sum ``count_i / rank_i`` over the set bits of ``w`` (bit t has rank ``idx0 + t + 1``)."""
     a0 = 0.0
     a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    n = np.int64(_popcount(w))
+    while n >= 4:
+        t0 = np.int64(_ctz(w))
+        w &= w - _ONE
+        t1 = np.int64(_ctz(w))
+        w &= w - _ONE
+        t2 = np.int64(_ctz(w))
+        w &= w - _ONE
+        t3 = np.int64(_ctz(w))
+        w &= w - _ONE
+        a0 += (count + 1) * inv[idx0 + t0]
+        a1 += (count + 2) * inv[idx0 + t1]
+        a2 += (count + 3) * inv[idx0 + t2]
+        a3 += (count + 4) * inv[idx0 + t3]
+        count += 4
+        n -= 4
     while w:
-        t = np.int64(_ctz(w))
+        t0 = np.int64(_ctz(w))
         w &= w - _ONE
         count += 1
-        a0 += count * inv[idx0 + t]
-        if w == 0:
-            break
-        t = np.int64(_ctz(w))
-        w &= w - _ONE
-        count += 1
-        a1 += count * inv[idx0 + t]
-    return a0 + a1, count
+        a0 += count * inv[idx0 + t0]
+    return (a0 + a1) + (a2 + a3), count
 
 
 @njit(cache=True, inline="always")

@@ -66,7 +66,8 @@ def prepare(ds: LoadedDataset, preset: Preset, budget: int | float | None, seed:
     check_requirements(ds, "this method", inputs)
     if ds.items.labels is None:
         raise BenchError(f"dataset {ds.name!r} has no labels: it cannot be evaluated")
-    split = make_split(len(ds.items), preset, dict(ds.fixed_split) if ds.fixed_split else None)
+    split = make_split(len(ds.items), preset, dict(ds.fixed_split) if ds.fixed_split else None,
+                       labels=ds.items.labels)
     train_index = draw_budget(split, budget, seed)
     everything = replace(ds.items, class_names=list(ds.class_names))
     train = everything.subset(train_index).only(inputs)

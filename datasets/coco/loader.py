@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bench.datasets.coco import SPEC
-
 from bench.io.dataset import RealDataset
 
 

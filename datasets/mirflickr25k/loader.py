@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bench.datasets.mirflickr25k import SPEC
-
 from bench.io.dataset import RealDataset
 
 #: The 24 potential labels in the column order of the standard files.

@@ -7,7 +7,6 @@ named ``class0`` ... unless the layout provides names.
 from __future__ import annotations
 
 from bench.datasets.nuswide import SPEC_21, SPEC_TC10
-
 from bench.io.dataset import RealDataset
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bench.datasets.pascal_sentence import SPEC
-
 from bench.io.dataset import RealDataset
 
 #: PASCAL VOC class order (feature layouts); the release folders name their own classes.

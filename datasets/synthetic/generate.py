@@ -15,8 +15,8 @@ import hashlib
 import json
 
 import numpy as np
-from bench.datasets.synthetic import SPEC
 
+from bench.datasets.synthetic import SPEC
 from bench.plugins import DatasetPlugin, LoadedDataset, PairedData
 
 CONCEPTS = (

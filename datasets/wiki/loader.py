@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bench.datasets.wiki import SPEC
-
 from bench.io.dataset import RealDataset
 
 #: categories.list order of the original release (class numbers 1..10).

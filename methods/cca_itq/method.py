@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from bench.methods.cca_itq import SPEC
 
+from bench.methods.cca_itq import SPEC
 from bench.plugins import FitContext, HashMethod, Modality, PairedData
 
 

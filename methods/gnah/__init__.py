@@ -19,7 +19,7 @@ SPEC = MethodSpec(
         "tau": 0.1, "tau_p": None, "hidden": 1024, "weight_decay": 0.0,
         "k": "elbow", "k_max": 20, "kmeans_restarts": 10,
         "noise": "total", "nearest": "latent", "anchor_init": "codes", "quant": "tanh_mean",
-        "normalize": True,
+        "preprocess": "l2",
         # ablations of Table 1: full | no_lp | no_lc | no_lb | A | B | C
         "variant": "full",
         # model selection: "final" (paper) or "validation" (ctx.validate every val_every epochs)

@@ -33,6 +33,7 @@ CHOICES = {
     "nearest": ("latent", "hamming"),
     "anchor_init": ("codes", "random"),
     "quant": ("tanh_mean", "tanh_sum", "normalized"),
+    "preprocess": ("l2", "center_l2", "none"),
     "selection": ("final", "validation"),
     "variant": tuple(VARIANTS),
 }
@@ -58,7 +59,7 @@ class Config:
     nearest: str
     anchor_init: str
     quant: str
-    normalize: bool
+    preprocess: str
     variant: str
     selection: str
     val_every: int
@@ -98,7 +99,7 @@ class Config:
             tau_p=float(p["tau"] if p["tau_p"] is None else p["tau_p"]), hidden=int(p["hidden"]),
             k=k, k_max=int(p["k_max"]), kmeans_restarts=int(p["kmeans_restarts"]),
             noise=p["noise"], nearest=p["nearest"], anchor_init=p["anchor_init"],
-            quant=p["quant"], normalize=bool(p["normalize"]), variant=p["variant"],
+            quant=p["quant"], preprocess=p["preprocess"], variant=p["variant"],
             selection=p["selection"], val_every=int(p["val_every"]),
             report_every=int(p["report_every"]),
         )
@@ -122,16 +123,24 @@ class GNAH(HashMethod):
     selection_rule = "final epoch (paper)"
 
     def _features(self, data: PairedData, modality: Modality) -> np.ndarray:
+        """Preprocessed features: ℓ2-normalised, optionally after removing the training mean."""
         x = data.image_features if modality == "image" else data.text_features
         if x is None:
             raise ValueError(f"gnah needs {modality} features")
         x = np.asarray(x, dtype=np.float32)
-        return _unit(x) if self.cfg.normalize else x
+        if self.cfg.preprocess == "none":
+            return x
+        if self.cfg.preprocess == "center_l2":
+            if modality not in self.means:  # fit time: the training mean of this modality
+                self.means[modality] = _unit(x).mean(0)
+            x = _unit(x) - self.means[modality]
+        return _unit(x)
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         self.cfg = Config.from_params(self.params)
         if self.cfg.selection == "validation":
             self.selection_rule = f"best ctx.validate() every {self.cfg.val_every} epochs"
+        self.means: dict[str, np.ndarray] = {}
         x, y = self._features(train, "image"), self._features(train, "text")
         if x.shape[1] != y.shape[1]:
             raise ValueError(

@@ -72,10 +72,11 @@ class MambaLayer(nn.Module):
 
     def _scan4(self, u: torch.Tensor) -> torch.Tensor:
         """Sum of the shared Mamba over u, u flipped on channels, on the sequence, on both."""
-        out = self.mamba(u)
-        out = out + self.mamba(u.flip(-1)).flip(-1)
-        out = out + self.mamba(u.flip(1)).flip(1)
-        out = out + self.mamba(u.flip(1, -1)).flip(1, -1)
+        # one call on the four directions stacked along the Mamba batch axis (the mixer treats
+        # batch items independently, so this equals four separate calls)
+        y = self.mamba(torch.cat([u, u.flip(-1), u.flip(1), u.flip(1, -1)], dim=0))
+        y0, y1, y2, y3 = y.chunk(4, dim=0)
+        out = y0 + y1.flip(-1) + y2.flip(1) + y3.flip(1, -1)
         return out * self.temp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
