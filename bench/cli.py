@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench run|leaderboard|ls|validate``.
+"""Command line: ``python -m bench run|leaderboard|ls|datasets|validate|train-clip``.
 
 User errors (unknown names, bad numbers, unwritable folders, corrupt records) print one line
 ``bench: error: ...`` and exit with code 2, before anything is written.
@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.errors import BenchError
 
-DEFAULT_DATASET = "synthetic-features"
+DEFAULT_DATASET = "synthetic-scenes"
 
 
 def parse_bits(text: str) -> list[int]:
@@ -82,6 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if len({budget_label(b) for b in budgets}) != len(budgets):
         raise BenchError(f"a budget is listed twice in {args.budgets!r}")
     seeds = parse_ints(args.seeds, "seeds")
+    _check_encoder_file(args)
     results_dir = writable_dir(Path(args.results))
 
     from bench.runner.grid import RunRequest, expand
@@ -94,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         cache_dir=Path(args.cache_dir) if args.cache_dir else None, device=args.device,
     )
     configs = expand(req)
-    _check_data(configs, budgets, seeds)
+    _check_data(configs, budgets, seeds, args)
 
     from bench.results import ResultStore
 
@@ -120,15 +121,53 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_data(configs: list[dict[str, Any]], budgets, seeds) -> None:
-    """Load the dataset and cut the split in the driver, so bad budgets fail before any trial."""
+def _check_encoder_file(args: argparse.Namespace) -> None:
+    """Fail fast (before anything is written) when the encoder's weights file is missing and
+    the run may need it (the dataset declares no features of its own, or an encoder is named)."""
     from bench import registry
-    from bench.runner.data import check_requirements, load_dataset, prepare
+    from bench.encoders.models import BUNDLED, locate_weights
+
+    declared = set(registry.datasets.get(args.dataset).provides)
+    explicit = args.encoder != BUNDLED or args.encoder_weights
+    if explicit or not {"image_features", "text_features"} <= declared:
+        locate_weights(args.encoder, args.encoder_weights)
+
+
+def _check_data(configs: list[dict[str, Any]], budgets, seeds,
+                args: argparse.Namespace | None = None) -> None:
+    """Load the dataset and cut the split in the driver, so bad budgets fail before any trial.
+
+    When the dataset has raw images and captions but no features and a method needs features,
+    the encoder's identity goes into those trials' configs and result keys, and its features
+    are extracted here, once, into the feature cache (trials only read them).
+    """
+    from bench import registry
+    from bench.runner.data import (
+        check_requirements,
+        load_dataset,
+        needs_encoder,
+        prepare,
+        uses_features,
+        with_features,
+    )
 
     first = configs[0]
     print(f"bench: loading dataset {first['dataset']} ...", flush=True)
     ds = load_dataset(first["dataset"], first["data_root"], first["cache_dir"],
                       first["dataset_options"])
+    featured = [c for c in configs if uses_features(registry.methods.get(c["method"]).inputs)]
+    if featured and needs_encoder(ds):
+        from bench.encoders.models import BUNDLED, resolve_encoder
+        from bench.runner.grid import set_encoder
+
+        name = getattr(args, "encoder", None) or BUNDLED
+        encoder = resolve_encoder(name, getattr(args, "encoder_weights", None)).as_config()
+        set_encoder(featured, encoder)
+        ds = with_features(ds, ("image_features", "text_features"), encoder,
+                           first["cache_dir"])
+    elif args is not None and (args.encoder != "bundled" or args.encoder_weights):
+        print(f"bench: note: dataset {ds.name} has features of its own (or no method here "
+              "reads features); --encoder is not used", flush=True)
     preset = registry.datasets.get(first["dataset"]).preset(first["preset"])
     for c in configs:
         spec = registry.methods.get(c["method"])
@@ -230,6 +269,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_clip(args: argparse.Namespace) -> int:
+    from bench.encoders.train import train_clip
+
+    out = Path(args.out).resolve() if args.out else None
+    if out is None:
+        from bench.encoders.tiny_clip import ASSETS
+
+        out = ASSETS
+    writable_dir(out)
+    cache = writable_dir(Path(args.cache_dir))
+    config = Path(args.config) if args.config else None
+    if config is not None and not config.is_file():
+        raise BenchError(f"model config {config} does not exist")
+    kwargs = {"n_train": args.n_train, "epochs": args.epochs,
+              "captions_per_image": args.captions_per_image, "batch_size": args.batch_size,
+              "lr": args.lr, "seed": args.seed, "data_seed": args.data_seed,
+              "threads": args.threads, "max_minutes": args.max_minutes}
+    if config is not None:
+        kwargs["config_file"] = config
+    record = train_clip(out, cache, **kwargs)
+    r = record["heldout_recall"]
+    print(f"bench: held-out recall@1/5: image->text {r['i2t_r1']:.3f}/{r['i2t_r5']:.3f}, "
+          f"text->image {r['t2i_r1']:.3f}/{r['t2i_r5']:.3f}; "
+          f"{record['time']['train_minutes']:.1f} min of training")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -237,7 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run methods × bits × budgets × seeds as Ray Tune trials")
     r.add_argument("--methods", required=True, help="comma-separated method names")
     r.add_argument("--bits", default="16,32,64", help="comma-separated code lengths")
-    r.add_argument("--dataset", default=DEFAULT_DATASET)
+    r.add_argument("--dataset", default=DEFAULT_DATASET,
+                   help=f"dataset (default {DEFAULT_DATASET})")
+    r.add_argument("--encoder", default="bundled",
+                   help="frozen encoder for datasets without features: 'bundled' (the "
+                        "project's small CLIP) or an open_clip model name with local weights")
+    r.add_argument("--encoder-weights", default=None, metavar="FILE",
+                   help="local weights file of --encoder (default: the bundled checkpoint, "
+                        "or $BENCH_WEIGHTS_DIR/<name>.safetensors); never downloaded")
     r.add_argument("--preset", default=None, help="split protocol preset (dataset's default)")
     r.add_argument("--budgets", default="all",
                    help="training pairs: counts (20,40), fractions (0.5) or 'all'")
@@ -288,6 +361,27 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("method")
     v.add_argument("--bits", default="16,32")
     v.set_defaults(func=cmd_validate)
+
+    from bench.encoders.train import DEFAULTS as T
+
+    t = sub.add_parser("train-clip", help="train the bundled small CLIP on generated scenes")
+    t.add_argument("--out", default=None,
+                   help="output folder (default: bench/encoders/assets, replacing the bundle)")
+    t.add_argument("--cache-dir", default="results/cache", help="where generated data goes")
+    t.add_argument("--config", default=None, help="open_clip model config JSON (default: "
+                   "the bundled cmh-tiny-clip.json)")
+    t.add_argument("--n-train", type=int, default=T["n_train"], help="training scenes")
+    t.add_argument("--epochs", type=int, default=T["epochs"])
+    t.add_argument("--captions-per-image", type=int, default=T["captions_per_image"],
+                   help="distinct captions per training image (epoch e uses caption e mod k)")
+    t.add_argument("--batch-size", type=int, default=T["batch_size"])
+    t.add_argument("--lr", type=float, default=T["lr"])
+    t.add_argument("--seed", type=int, default=T["seed"], help="initialisation and order")
+    t.add_argument("--data-seed", type=int, default=T["data_seed"])
+    t.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    t.add_argument("--max-minutes", type=float, default=None,
+                   help="stop training after this many minutes")
+    t.set_defaults(func=cmd_train_clip)
     return p
 
 

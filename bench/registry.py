@@ -25,6 +25,7 @@ BUILTIN_METHODS = {
 }
 BUILTIN_DATASETS = {
     "synthetic-features": "bench.datasets.synthetic:SPEC",
+    "synthetic-scenes": "bench.datasets.scenes:SPEC",
     "mirflickr25k": "bench.datasets.mirflickr25k:SPEC",
     "nus-wide-21": "bench.datasets.nuswide:SPEC_21",
     "nus-wide-tc10": "bench.datasets.nuswide:SPEC_TC10",

@@ -23,7 +23,7 @@ def assert_user_error(proc: subprocess.CompletedProcess, pattern: str) -> None:
     assert pattern in lines[0], lines[0]
 
 
-SMALL = ["--dataset-opt", "n_items=600", "--preset", "small"]
+SMALL = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--preset", "small"]
 
 
 @pytest.mark.parametrize("args,pattern", [

@@ -66,7 +66,7 @@ def test_parameter_names_and_init():
     assert m.dt_rank == 2 and m.d_inner == 64
     assert torch.equal(m.D, torch.ones(64))
     assert torch.allclose(m.A_log.exp()[0], torch.arange(1, 17, dtype=torch.float32))
-    dt = F.softplus(m.dt_proj.bias)
+    dt = F.softplus(m.dt_proj.bias.detach())
     assert float(dt.min()) >= 1e-4 - 1e-9 and float(dt.max()) <= 0.1 + 1e-6
 
 

@@ -358,3 +358,19 @@ def test_auto_falls_back_to_numpy_without_numba(monkeypatch: pytest.MonkeyPatch)
     assert evaluate_retrieval(qb, db, ql, dl)["backend"] == "numpy"
     with pytest.raises(ImportError, match="numba"):
         evaluate_retrieval(qb, db, ql, dl, backend="numba")
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_thread_count_does_not_change_results() -> None:
+    import numba
+
+    qb, db, ql, dl = random_case(9, 32, 37, 400, 12, 0.1)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = evaluate_retrieval(qb, db, ql, dl, backend="numba")
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        many = evaluate_retrieval(qb, db, ql, dl, backend="numba")
+    finally:
+        numba.set_num_threads(old)
+    assert one == many

@@ -12,7 +12,8 @@ from bench.cli import main
 from bench.metrics import evaluate_retrieval, unpack_codes
 from bench.results import ResultStore, load_codes
 
-ARGS = ["--methods", "lsh,cca-itq", "--bits", "16,32", "--dataset-opt", "n_items=1500",
+ARGS = ["--methods", "lsh,cca-itq", "--bits", "16,32", "--dataset", "synthetic-features",
+        "--dataset-opt", "n_items=1500",
         "--preset", "small", "--num-cpus", "2"]
 
 
@@ -83,7 +84,8 @@ def test_rerun_skips_and_force_redoes(finished_run, capsys):
     assert main(["run", *ARGS, "--results", str(finished_run), "--no-ray"]) == 0
     assert "0 to run, 4 already finished" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in store.records_dir.rglob("*.json")} == mtimes
-    assert main(["run", "--methods", "lsh", "--bits", "16", "--dataset-opt", "n_items=1500",
+    assert main(["run", "--methods", "lsh", "--bits", "16", "--dataset", "synthetic-features",
+                 "--dataset-opt", "n_items=1500",
                  "--preset", "small", "--results", str(finished_run), "--force", "--no-ray"]) == 0
     assert "1 to run, 0 already finished" in capsys.readouterr().out
     now = {p: p.stat().st_mtime_ns for p in store.records_dir.rglob("*.json")}
@@ -93,7 +95,8 @@ def test_rerun_skips_and_force_redoes(finished_run, capsys):
 
 
 def test_changed_hyperparameter_is_a_new_result(finished_run, capsys):
-    assert main(["run", "--methods", "cca-itq", "--bits", "16", "--dataset-opt", "n_items=1500",
+    assert main(["run", "--methods", "cca-itq", "--bits", "16", "--dataset", "synthetic-features",
+                 "--dataset-opt", "n_items=1500",
                  "--preset", "small", "--set", "reg=0.01", "--results", str(finished_run),
                  "--no-ray"]) == 0
     assert "1 to run, 0 already finished" in capsys.readouterr().out

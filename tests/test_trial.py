@@ -42,7 +42,8 @@ def spy_registered():
 
 def test_unsupervised_method_never_sees_labels(tmp_path):
     SEEN.clear()
-    code = main(["run", "--methods", "spy", "--bits", "8,16", "--dataset-opt", "n_items=800",
+    code = main(["run", "--methods", "spy", "--bits", "8,16", "--dataset", "synthetic-features",
+                 "--dataset-opt", "n_items=800",
                  "--preset", "small", "--budgets", "50", "--results", str(tmp_path), "--no-ray"])
     assert code == 0
     assert SEEN["train_labels"] is None and SEEN["validation_labels"] is None

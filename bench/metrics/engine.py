@@ -30,15 +30,16 @@ Definitions (protocol version 1, see ``PROTOCOL``):
 All sums are float64. The numba kernel (default when numba imports) and the numpy fallback give
 the same values up to summation order (<= 1e-12); ``backend=`` or the environment variable
 ``BENCH_METRICS_BACKEND`` (``auto`` | ``numba`` | ``numpy``) forces one. Queries are processed
-in chunks so that memory stays bounded; numba threads follow ``numba.set_num_threads``.
+in chunks so that memory stays bounded; the numba kernel runs in ``numba.get_num_threads()``
+threads (``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -77,7 +78,7 @@ PROTOCOL: dict[str, Any] = {
 # Auto chunking: bound the per-chunk numba outputs and the numpy temporaries.
 _NUMBA_CHUNK_BYTES = 64 << 20
 _NUMPY_BLOCK_BYTES = 256 << 20
-_NUMBA_SCHED_CHUNK = 4
+_THREAD_BLOCK = 8  # queries per task handed to a worker thread
 
 _EULER_GAMMA = 0.57721566490153286061
 _H_SMALL_MAX = 32
@@ -94,8 +95,6 @@ def numba_available() -> bool:
 
 _NUMBA_KERNEL: Any = None
 _NUMBA_TRIED = False
-# One numba evaluation at a time per process (its threads already use every core).
-_NUMBA_LOCK = threading.Lock()
 
 
 def _load_numba_kernel() -> Any:
@@ -109,6 +108,25 @@ def _load_numba_kernel() -> Any:
         else:
             _NUMBA_KERNEL = _numba_kernel
     return _NUMBA_KERNEL
+
+
+def _run_numba(qc: np.ndarray, *args: Any) -> None:
+    """Run the numba kernel over all rows of ``qc``: blocks of queries are handed to
+    ``numba.get_num_threads()`` Python threads (the kernel releases the GIL)."""
+    import numba
+
+    nq = qc.shape[0]
+    n_threads = max(1, min(numba.get_num_threads(), -(-nq // _THREAD_BLOCK)))
+    if n_threads == 1:
+        _NUMBA_KERNEL.evaluate_range(0, nq, qc, *args)
+        return
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        futures = [
+            pool.submit(_NUMBA_KERNEL.evaluate_range, lo, min(nq, lo + _THREAD_BLOCK), qc, *args)
+            for lo in range(0, nq, _THREAD_BLOCK)
+        ]
+        for fut in futures:
+            fut.result()
 
 
 def _select_backend(backend: str | None) -> str:
@@ -356,14 +374,13 @@ def evaluate_retrieval(
         relk = np.zeros((m, nk), dtype=np.int64)
         outs = (nhist, rhist, ap_sum, apk_sum, relk)
         if used == "numba":
-            import numba
-
-            with _NUMBA_LOCK, numba.parallel_chunksize(_NUMBA_SCHED_CHUNK):
-                _NUMBA_KERNEL.evaluate_chunk(qc[a:b], dc, ql[a:b], dl, n_bits, ks_eff, inv, *outs)
+            tie_sum = np.zeros(m)
+            _run_numba(qc[a:b], dc, ql[a:b], dl, n_bits, ks_eff, inv, *outs, tie_sum)
         else:
             _numpy_kernel.evaluate_chunk(
                 qc[a:b], dc, ql[a:b], dl, n_bits, ks_eff, *outs, block=numpy_block
             )
+            tie_sum = tie_aware_ap_sum(nhist, rhist) if tie is not None else None
         rel = rhist.sum(axis=1)
         rel_total[a:b] = rel
         has = rel > 0
@@ -371,9 +388,13 @@ def evaluate_retrieval(
         apk[a:b] = np.where(relk > 0, apk_sum / np.maximum(relk, 1), 0.0)
         pk[a:b] = relk / ks_eff
         if tie is not None:
-            tie[a:b] = np.where(has, tie_aware_ap_sum(nhist, rhist) / np.maximum(rel, 1), 0.0)
+            tie[a:b] = np.where(has, tie_sum / np.maximum(rel, 1), 0.0)
         if pr_sums is not None:
-            _accumulate_pr(pr_sums, nhist, rhist, rel, empty_queries)
+            keep = has if empty_queries == "exclude" else np.ones(m, dtype=bool)
+            if used == "numba":
+                _NUMBA_KERNEL.pr_accumulate(nhist, rhist, keep, pr_sums)
+            else:
+                _accumulate_pr(pr_sums, nhist, rhist, rel, keep)
 
     counted = rel_total > 0 if empty_queries == "exclude" else np.ones(nq, dtype=bool)
     result: dict[str, Any] = {
@@ -402,11 +423,10 @@ def evaluate_retrieval(
 
 
 def _accumulate_pr(
-    sums: np.ndarray, nhist: np.ndarray, rhist: np.ndarray, rel: np.ndarray, policy: str
+    sums: np.ndarray, nhist: np.ndarray, rhist: np.ndarray, rel: np.ndarray, keep: np.ndarray
 ) -> None:
-    """Add a chunk to the PR sums: rows = macro P sum, #queries with P, macro R sum, and the
-    micro numerators / denominators (relevant retrieved, retrieved, relevant total)."""
-    keep = rel > 0 if policy == "exclude" else np.ones(rel.shape, dtype=bool)
+    """Add the queries with ``keep`` to the PR sums: rows = macro P sum, #queries with P, macro
+    R sum, and the micro numerators / denominators (relevant retrieved, retrieved, relevant)."""
     retrieved = np.cumsum(nhist[keep], axis=1)
     rel_ret = np.cumsum(rhist[keep], axis=1)
     rk = rel[keep]

@@ -67,10 +67,13 @@ def pack_codes(codes: np.ndarray, *, encoding: str = "auto") -> np.ndarray:
 def _pack_bool(bits: np.ndarray) -> np.ndarray:
     n, n_bits = bits.shape
     n_words = (n_bits + 63) // 64
-    packed8 = np.packbits(bits, axis=1, bitorder="little")
-    buf = np.zeros((n, n_words * 8), dtype=np.uint8)
-    buf[:, : packed8.shape[1]] = packed8
-    return np.ascontiguousarray(buf.view("<u8").astype(np.uint64, copy=False))
+    if n_bits == n_words * 64:
+        full = np.ascontiguousarray(bits, dtype=bool)
+    else:
+        full = np.zeros((n, n_words * 64), dtype=bool)
+        full[:, :n_bits] = bits
+    packed = np.packbits(full.reshape(-1), bitorder="little").view("<u8").reshape(n, n_words)
+    return np.ascontiguousarray(packed.astype(np.uint64, copy=False))
 
 
 def unpack_codes(packed: np.ndarray, n_bits: int) -> np.ndarray:

@@ -4,7 +4,7 @@ Per query: Hamming distances from ±1 codes, d = (L - b_q . b_x) / 2; relevance 
 multi-hot label product; ``np.argsort(dist, kind="stable")``; AP / AP@k / P@k read off the sorted
 relevance vector. The tie-aware AP is the expectation over random orders inside each distance
 group, summed position by position (no harmonic-number closed form), and the PR curve is
-computed radius by radius with boolean masks. Same conventions and output keys as
+computed radius by radius with boolean masks. Same conventions and metric keys as
 :func:`bench.metrics.evaluate_retrieval` (see its module docstring).
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,31 @@ def load_dataset(name: str, root: str | None, cache_dir: str,
         plugin = spec.load()(Path(root) if root else None, Path(cache_dir), options)
         _CACHE[key] = plugin.load()
     return _CACHE[key]
+
+
+FEATURE_INPUTS = ("image_features", "text_features")
+
+
+def uses_features(inputs: tuple[str, ...] | list[str]) -> bool:
+    return any(k in FEATURE_INPUTS for k in inputs)
+
+
+def needs_encoder(ds: LoadedDataset) -> bool:
+    """True when ``ds`` has raw images and captions but no features of its own."""
+    have = ds.provides()
+    return not set(FEATURE_INPUTS) <= have and {"images", "captions"} <= have
+
+
+def with_features(ds: LoadedDataset, inputs: tuple[str, ...], encoder: Mapping[str, Any] | None,
+                  cache_dir: str, log: Callable[[str], None] | None = None) -> LoadedDataset:
+    """``ds`` with the frozen ``encoder``'s features attached from the feature cache
+    (``<cache_dir>/features``; computed once if missing) when a method with ``inputs`` needs
+    features that ``ds`` lacks; otherwise ``ds`` unchanged."""
+    if encoder is None or not uses_features(inputs) or not needs_encoder(ds):
+        return ds
+    from bench.encoders.features import attach_features
+
+    return attach_features(ds, encoder, cache_dir, log=log)
 
 
 @dataclass

@@ -57,6 +57,16 @@ def check_overrides(specs: Sequence[MethodSpec], overrides: Mapping[str, Any]) -
             raise BenchError(f"--set {key}: no method in this run has a hyperparameter {name!r}")
 
 
+def set_encoder(configs: Sequence[dict[str, Any]], encoder: Mapping[str, Any]) -> None:
+    """Put the frozen encoder (``EncoderSpec.as_config()``) whose features the trials use into
+    each config, its identity (name, architecture, weights SHA-256, preprocessing; no paths)
+    into the result definition, and recompute the result keys."""
+    identity = {k: v for k, v in encoder.items() if k != "weights"}
+    for c in configs:
+        definition = {**c["definition"], "encoder": identity}
+        c.update(definition=definition, key=result_key(definition), encoder=dict(encoder))
+
+
 def expand(req: RunRequest) -> list[dict[str, Any]]:
     dspec = registry.datasets.get(req.dataset)
     preset = dspec.preset(req.preset)

@@ -19,7 +19,7 @@ from bench.environment import environment
 from bench.metrics import PROTOCOL, evaluate_retrieval, pack_codes
 from bench.plugins import FitContext, HashMethod, PairedData
 from bench.results import ResultStore, json_safe
-from bench.runner.data import TrialData, load_dataset, prepare
+from bench.runner.data import TrialData, load_dataset, prepare, with_features
 
 Reporter = Callable[[dict[str, Any]], None]
 
@@ -109,6 +109,8 @@ def _run(cfg: Mapping[str, Any], spec, store: ResultStore, report: Reporter,
     t0 = time.perf_counter()
     ds = load_dataset(cfg["dataset"], cfg.get("data_root"), cfg["cache_dir"],
                       cfg.get("dataset_options"))
+    ds = with_features(ds, spec.inputs, cfg.get("encoder"), cfg["cache_dir"],
+                       log=lambda msg: print(f"[{cfg['key']}] {msg}", flush=True))
     preset = registry.datasets.get(cfg["dataset"]).preset(cfg["preset"])
     data: TrialData = prepare(ds, preset, cfg["budget"], cfg["seed"], spec.inputs,
                               spec.labels_at_encode)
@@ -166,6 +168,9 @@ def _run(cfg: Mapping[str, Any], spec, store: ResultStore, report: Reporter,
         "method": spec.name, "method_version": spec.version, "supervision": spec.supervision,
         "labels_at_encode": spec.labels_at_encode,
         "dataset": cfg["dataset"], "dataset_options": cfg.get("dataset_options") or {},
+        "encoder": cfg["definition"].get("encoder"),
+        "features": {k: v for k, v in (ds.info.get("features") or {}).items()
+                     if k in ("file", "key")} or None,
         "preset": preset.as_dict(), "bits": list(method.bits), "budget": cfg["budget_label"],
         "n_train": int(len(data.train_index)), "seed": cfg["seed"], "params": method.params,
         "split": {"checksum": data.split.checksum(), "sizes": data.split.sizes(),

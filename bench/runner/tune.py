@@ -8,11 +8,29 @@ from pathlib import Path
 from typing import Any
 
 
+def _limit_threads(n_cpus: int) -> None:
+    """Keep a trial's thread pools (numba, torch) within the CPUs Ray gave it."""
+    n = max(1, int(n_cpus))
+    try:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
+
+
 def _trainable(config: dict[str, Any]) -> None:
     from ray import tune
 
     from bench.runner.trial import run_trial
 
+    _limit_threads(config["trial"].get("resources", {}).get("cpu", 1))
     run_trial(config["trial"], report=tune.report)
 
 

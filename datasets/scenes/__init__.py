@@ -19,9 +19,9 @@ SPEC = DatasetSpec(
         "gnah": Preset("gnah", query=1000, validation=200, seed=0,
                        description="few-pair protocol: 1,000 queries, budgets 20/40/80/160 "
                        "drawn from the retrieval set, 200 validation"),
-        "small": Preset("small", query=200, validation=100, train_pool=1000, seed=0,
-                        description="quick checks and tests: 200 queries, 100 validation, "
-                        "1,000 training pairs"),
+        "small": Preset("small", query=200, validation=100, seed=0,
+                        description="quick checks and tests (e.g. with n_items=1000): 200 "
+                        "queries, 100 validation, the rest retrieval and training pool"),
     },
     default_preset="default",
     needs_root=False,

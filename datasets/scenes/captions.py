@@ -4,7 +4,7 @@ A caption is built from the scene's mentions: things become noun phrases ("two b
 "a red car"), settings become prepositional phrases ("on the beach", "at night"), and a
 template orders them ("a photo of ... on ... at ...", "... with ...", "at sunset, ...",
 Flickr-style tag lists). Realism and noise: synonyms and hypernyms ("puppy", "pet", "animal"),
-word-order variation, omitted objects (each mention is kept with probability ~0.8), distractor
+word-order variation, omitted objects (each mention is kept with probability 0.7), distractor
 words ("beautiful", "summer", "nikon") and unlabelled objects ("a fence"), and now and then a
 wrong word (a concept that is not in the picture).
 """
@@ -191,13 +191,13 @@ def setting_phrase(m: Mention, rng: np.random.Generator) -> str | None:
 
 
 def write_caption(mentions: list[Mention], labels: np.ndarray, rng: np.random.Generator,
-                  p_keep: float = 0.8, p_wrong: float = 0.08) -> str:
+                  p_keep: float = 0.7, p_wrong: float = 0.12) -> str:
     """One caption for a scene (see the module docstring)."""
     labelled = [m for m in mentions if m.concept is not None]
     kept = [m for m in labelled if rng.random() < p_keep]
     if not kept and labelled:
         kept = [_pick(rng, labelled)]
-    extras = [m for m in mentions if m.concept is None and rng.random() < 0.25]
+    extras = [m for m in mentions if m.concept is None and rng.random() < 0.35]
     if rng.random() < p_wrong:
         absent = np.flatnonzero(labels == 0)
         if len(absent):
@@ -225,9 +225,9 @@ def write_caption(mentions: list[Mention], labels: np.ndarray, rng: np.random.Ge
             settings.append((m, pp))
     things += [(m, noun_phrase(m, rng)) for m in extras]
     style = rng.random()
-    if style < 0.15:  # Flickr-style tags
+    if style < 0.2:  # Flickr-style tags
         words = [t for _, t in things] + [_scene_word(m, rng) for m, _ in settings]
-        words += [_pick(rng, FILLERS) for _ in range(int(rng.integers(0, 4)))]
+        words += [str(w) for w in rng.choice(FILLERS, int(rng.integers(0, 4)), replace=False)]
         words = [_strip_article(w) for w in words]
         rng.shuffle(words)
         sep = _pick(rng, (" ", ", "))

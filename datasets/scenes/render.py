@@ -3,7 +3,9 @@
 Every concept has a visual rendering (several *kinds* per concept, e.g. animals: cat, horse,
 cow, sheep), placed with perspective (lower = nearer = larger). The renderer returns the image
 and what it drew (:class:`Mention`: concept, kind, count), from which the caption is written,
-plus unlabelled *distractor* objects (rocks, fences, lamp posts, kites, ...).
+plus unlabelled *distractor* objects (rocks, fences, lamp posts, kites, ...). As with real
+tag-based labels, a labelled concept is sometimes not visible (``P_HIDDEN``); the caption may
+still name it.
 
 Cues by concept: sky = blue gradient above the horizon (stars and moon at night); clouds =
 white puffs; sunset = purple-orange-yellow gradient and a low sun; night = the whole scene dark
@@ -69,6 +71,18 @@ WATER = ((0.12, 0.35, 0.7), (0.1, 0.45, 0.65), (0.2, 0.5, 0.8))
 BUILDING = ((0.6, 0.6, 0.62), (0.7, 0.33, 0.25), (0.85, 0.8, 0.68), (0.93, 0.93, 0.9),
             (0.45, 0.5, 0.58))
 LIT = (1.0, 0.9, 0.45)
+#: Label noise as in tag-based annotation: each labelled concept is left out of the picture with
+#: this probability (at least one stays visible); the caption may still mention it.
+P_HIDDEN = 0.12
+#: How a caption names a concept that is not drawn.
+HIDDEN_KIND = {
+    "animals": "cat", "baby": "baby", "bird": "bird", "car": "car", "clouds": "clouds",
+    "dog": "dog", "female": "woman", "flower": "flower", "food": "cake", "indoor": "room",
+    "lake": "lake", "male": "man", "night": "night", "people": "people", "plant_life": "plants",
+    "portrait": "portrait", "river": "river", "sea": "sea", "sky": "sky",
+    "structures": "building", "sunset": "sunset", "transport": "bus", "tree": "tree",
+    "water": "water",
+}
 
 
 def _pick(rng: np.random.Generator, seq):
@@ -90,6 +104,10 @@ class Renderer:
     def __init__(self, labels: np.ndarray, own: np.ndarray, rng: np.random.Generator):
         self.has = {c: bool(labels[INDEX[c]]) for c in CONCEPTS}
         self.own = {c: bool(own[INDEX[c]]) for c in CONCEPTS}
+        present = [c for c in CONCEPTS if self.has[c]]
+        self.hidden = [c for c in present if rng.random() < P_HIDDEN][: max(len(present) - 1, 0)]
+        for c in self.hidden:
+            self.has[c] = self.own[c] = False
         self.rng = rng
         self.img = np.zeros((SIZE, SIZE, 3), np.float32)
         self.mentions: list[Mention] = []
@@ -134,6 +152,10 @@ class Renderer:
             self.img *= np.asarray(factor, np.float32)
         for fn in self.emissive:
             fn()
+        drawn = {m.concept for m in self.mentions}
+        for c in self.hidden:
+            if c not in drawn:
+                self.mention(c, HIDDEN_KIND[c], 3 if c in ("people", "flower") else 1)
         return Scene(self.camera(), self.mentions)
 
     def camera(self) -> np.ndarray:
@@ -143,7 +165,7 @@ class Renderer:
         if r.random() < 0.3:  # slight blur
             img[1:] = 0.5 * (img[1:] + img[:-1])
             img[:, 1:] = 0.5 * (img[:, 1:] + img[:, :-1])
-        img += r.standard_normal(img.shape, dtype=np.float32) * np.float32(r.uniform(0.01, 0.05))
+        img += r.standard_normal(img.shape, dtype=np.float32) * np.float32(r.uniform(0.01, 0.06))
         if r.random() < 0.5:
             img = img[:, ::-1]
         return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
@@ -279,7 +301,8 @@ class Renderer:
                           _jitter(r, (0.35, 0.75, 0.9), 0.04))
                 self.mention("water", "pool")
             else:  # a wavy band at the bottom
-                top = SIZE - r.uniform(10, 20) + 1.5 * np.sin(xs / r.uniform(2, 4) + r.uniform(0, 6))
+                phase, period = r.uniform(0, 6), r.uniform(2, 4)
+                top = SIZE - r.uniform(10, 20) + 1.5 * np.sin(xs / period + phase)
                 draw.wavy_band(img, top.astype(np.float32), SIZE, col)
                 for _ in range(3):
                     y = float(r.uniform(top.max() + 1, SIZE - 1))
@@ -464,7 +487,8 @@ class Renderer:
                 else:
                     draw.rect(img, y - 12 * s, y, x - 1.5 * s, x + 1.5 * s, trunk)
                     for dy, dx in ((-16, 0), (-13, -5), (-13, 5), (-20, 0)):
-                        draw.circle(img, y + dy * s, x + dx * s, 6 * s, green * r.uniform(0.85, 1.1))
+                        shade = green * r.uniform(0.85, 1.1)
+                        draw.circle(img, y + dy * s, x + dx * s, 6 * s, shade)
 
             self.add(y, tree)
         self.mention("tree", kind, n)
@@ -844,7 +868,7 @@ class Renderer:
 
     def distractors(self) -> None:
         r, img = self.rng, self.img
-        for _ in range(int(r.choice((0, 0, 1, 1, 2, 3)))):
+        for _ in range(int(r.choice((0, 1, 1, 2, 2, 3, 4)))):
             kind = _pick(r, ("rock", "ball", "fence", "lamp post", "kite", "sign", "bench",
                              "umbrella", "box", "mountains"))
             if self.has["indoor"] and kind in ("lamp post", "kite", "mountains", "fence"):

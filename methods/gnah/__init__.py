@@ -16,7 +16,7 @@ SPEC = MethodSpec(
         # curriculum w_t = beta * exp(-gamma * t): values not in the text (Fig. 4 only)
         "beta": 0.5, "gamma": 0.01,
         # reconstructions (gnah.md §1.2-1.5); see methods/gnah/README.md
-        "tau": 0.1, "tau_p": None, "hidden": 1024, "weight_decay": 0.0,
+        "tau": 1.0, "tau_p": None, "hidden": 1024, "weight_decay": 0.0,
         "k": "elbow", "k_max": 20, "kmeans_restarts": 10,
         "noise": "total", "nearest": "latent", "anchor_init": "codes", "quant": "tanh_mean",
         "preprocess": "l2",
@@ -28,7 +28,7 @@ SPEC = MethodSpec(
     search_space={
         "beta": {"type": "uniform", "low": 0.0, "high": 1.0},
         "gamma": {"type": "choice", "values": [0.0, 0.002, 0.005, 0.01, 0.02, 0.05]},
-        "tau": {"type": "choice", "values": [0.05, 0.1, 0.2, 0.5]},
+        "tau": {"type": "choice", "values": [0.05, 0.1, 0.2, 0.5, 1.0]},
         "k": {"type": "choice", "values": ["elbow", "max_curvature", 2, 4, 8, 16]},
         "lr": {"type": "loguniform", "low": 1e-5, "high": 1e-3},
     },

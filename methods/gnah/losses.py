@@ -20,7 +20,8 @@ def prototype_kl(target: torch.Tensor, target_neg_entropy: torch.Tensor, codes: 
 
 def _info_nce(anchor: torch.Tensor, positive: torch.Tensor, same: torch.Tensor,
               other: torch.Tensor, tau: float) -> torch.Tensor:
-    """-log e^{a_i.p_i/tau} / (e^{a_i.p_i/tau} + sum_{j!=i} e^{a_i.same_j/tau} + e^{a_i.other_j/tau})."""
+    """Mean of -log e^{a_i.p_i/t} / (e^{a_i.p_i/t} + sum_{j!=i} e^{a_i.s_j/t} + e^{a_i.o_j/t})
+    with s = ``same``, o = ``other`` and t = ``tau``."""
     m = anchor.shape[0]
     eye = torch.eye(m, dtype=torch.bool, device=anchor.device)
     pos = (anchor * positive).sum(1, keepdim=True) / tau

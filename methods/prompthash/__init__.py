@@ -6,8 +6,10 @@ from bench.plugins import MethodSpec
 
 _COMMON = {
     # schedule: "auto" = "quick" on generated data (needs_root=False), else "reference"
-    # (100 epochs, batch 128); explicit epochs / batch_size / eval_batch_size override it
+    # (100 epochs, batch 128); explicit epochs / batch_size / eval_batch_size / max_train
+    # override it
     "schedule": "auto", "epochs": None, "batch_size": None, "eval_batch_size": None,
+    "max_train": None,
     # optimiser (BertAdam, warm-up cosine, per-tensor clipping); the scripts' lr
     "lr": 1e-3, "clip_lr": 1e-6, "clip_lr_scale": 10.0, "fusion_lr_scale": 0.1,
     "ctx_lr": None, "weight_decay": 0.01, "warmup": 0.05, "max_grad_norm": 1.0,

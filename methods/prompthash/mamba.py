@@ -58,8 +58,10 @@ def selective_scan_torch(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor,
     drive = (delta * u).unsqueeze(-1) * B.transpose(1, 2).unsqueeze(1)  # (b, d, L, N)
     h = torch.zeros_like(drive[:, :, 0])
     states = []
-    for t in range(u.shape[-1]):
-        h = decay[:, :, t] * h + drive[:, :, t]
+    # unbind, not indexing: the backward of L separate selects would build L full-size zero
+    # tensors (quadratic in L); unbind's backward stacks the slices once
+    for a_t, b_t in zip(decay.unbind(2), drive.unbind(2), strict=True):
+        h = a_t * h + b_t
         states.append(h)
     hs = torch.stack(states, dim=2)  # (b, d, L, N)
     y = torch.einsum("bdln,bnl->bdl", hs, C) + D.float()[None, :, None] * u

@@ -15,7 +15,7 @@ import torch
 from bench.methods.prompthash import SPEC, SPEC_CLEAN
 from bench.plugins import FitContext, HashMethod, Modality, PairedData
 
-from .backbone import PromptCLIP, build_open_clip
+from .backbone import PromptCLIP, build_open_clip, import_open_clip
 from .images import OPENAI_MEAN, OPENAI_STD, ImageLoader
 from .losses import CodeBuffers, loss_terms, reference_weights, total_loss
 from .model import PromptHashNet
@@ -23,9 +23,9 @@ from .optim import BertAdam
 from .prompts import PromptTokens
 
 #: Training schedules: "reference" = the paper scripts; "quick" = the generated default data.
-SCHEDULES: dict[str, dict[str, int]] = {
-    "reference": {"epochs": 100, "batch_size": 128, "eval_batch_size": 128},
-    "quick": {"epochs": 3, "batch_size": 32, "eval_batch_size": 128},
+SCHEDULES: dict[str, dict[str, Any]] = {
+    "reference": {"epochs": 100, "batch_size": 128, "eval_batch_size": 128, "max_train": None},
+    "quick": {"epochs": 3, "batch_size": 64, "eval_batch_size": 128, "max_train": 2000},
 }
 _WEIGHT_PARAMS = {"w_intra": "intra", "w_inter": "inter", "w_quan": "quan", "w_recon": "recon",
                   "w_global": "global", "w_local": "local", "w_lambda": "lambda", "mu": "mu"}
@@ -44,8 +44,9 @@ def is_generated_dataset(name: str) -> bool:
 
 
 def resolve_schedule(params: Mapping[str, Any], dataset: str) -> dict[str, Any]:
-    """Epochs and batch sizes: the named schedule ("auto": "quick" on generated data, else
-    "reference"), with explicit ``epochs``/``batch_size``/``eval_batch_size`` overriding it."""
+    """Epochs, batch sizes and the training-set cap: the named schedule ("auto": "quick" on
+    generated data, else "reference"), explicit ``epochs``/``batch_size``/``eval_batch_size``/
+    ``max_train`` overriding it (``max_train`` 0 or None: every training pair)."""
     name = str(params.get("schedule", "auto"))
     if name == "auto":
         name = "quick" if is_generated_dataset(dataset) else "reference"
@@ -53,27 +54,38 @@ def resolve_schedule(params: Mapping[str, Any], dataset: str) -> dict[str, Any]:
         raise ValueError(f"prompthash: schedule must be auto, {', '.join(SCHEDULES)}; "
                          f"got {name!r}")
     out: dict[str, Any] = {"schedule": name, **SCHEDULES[name]}
-    for key in ("epochs", "batch_size", "eval_batch_size"):
+    for key in ("epochs", "batch_size", "eval_batch_size", "max_train"):
         if params.get(key) is not None:
             out[key] = int(params[key])
     return out
 
 
-def build_backbone(params: Mapping[str, Any]) -> tuple[torch.nn.Module, Any]:
-    """(open_clip CLIP, tokenizer(list[str]) -> ids) for ``clip_model``/``clip_weights``."""
+def build_backbone(params: Mapping[str, Any], device: str = "cpu"
+                   ) -> tuple[torch.nn.Module, Any, dict[str, Any]]:
+    """(open_clip CLIP, tokenizer(list[str]) -> ids, preprocessing) from ``clip_model`` and
+    ``clip_weights``.
+
+    * ``clip_model`` a name (``"bundled"``, the project's small CLIP, or any open_clip config
+      such as ``"ViT-B-16-quickgelu"``) and ``clip_weights`` None or a local file: loaded
+      through :mod:`bench.encoders` (weights never downloaded; None looks up the bundled
+      checkpoint or ``$BENCH_WEIGHTS_DIR/<name>.safetensors``);
+    * ``clip_weights="random"``, or ``clip_model`` a config dict (``embed_dim``, ``vision_cfg``,
+      ``text_cfg``): a randomly initialised model (tests, timing).
+    """
     model, weights = params.get("clip_model", "bundled"), params.get("clip_weights")
-    if model == "bundled":
-        from bench.encoders import load_bundled_clip
+    if isinstance(model, Mapping) or weights == "random":
+        from bench.encoders import tiny_clip
 
-        clip, tokenize = load_bundled_clip()
-        return clip, tokenize
-    clip = build_open_clip(model, weights)
-    from .backbone import import_open_clip
+        oc = import_open_clip()
+        tiny_clip.register(oc)  # "cmh-tiny-clip" is then a known config name
+        clip = build_open_clip(model, None if weights == "random" else weights)
+        length = int(clip.positional_embedding.shape[0])
+        tok = oc.SimpleTokenizer(context_length=length)
+        return clip, lambda texts: tok(list(texts), context_length=length), {}
+    from bench.encoders.models import load_encoder
 
-    oc = import_open_clip()
-    length = int(clip.positional_embedding.shape[0])
-    tok = oc.SimpleTokenizer(context_length=length)
-    return clip, lambda texts: tok(list(texts), context_length=length)
+    enc = load_encoder(str(model), weights, device=device)
+    return enc.model, enc.tokenizer, dict(enc.spec.preprocessing)
 
 
 class PromptHash(HashMethod):
@@ -88,7 +100,7 @@ class PromptHash(HashMethod):
         self.history: list[dict[str, float]] = []
         self.best_epoch: int | None = None
         self._selection = "final model (no selection)"
-        self._encode_cache: tuple[tuple[int, int], dict[str, dict[int, np.ndarray]]] | None = None
+        self._encode_cache: tuple[tuple[int, ...], dict[str, dict[int, np.ndarray]]] | None = None
         self._version = 0
         self.schedule: dict[str, Any] | None = None
 
@@ -103,7 +115,7 @@ class PromptHash(HashMethod):
         p = self.params
         self.build_seed = self.seed if seed is None else int(seed)
         torch.manual_seed(self.build_seed)
-        clip, self.tokenize = build_backbone(p)
+        clip, self.tokenize, pre = build_backbone(p, self.device)
         backbone = PromptCLIP(clip, prompt_init=p["prompt_init"], prompt_layers=2)
         self.clip_trainable = backbone.freeze(int(p["unfreeze_blocks"]))
         net = PromptHashNet(
@@ -118,10 +130,16 @@ class PromptHash(HashMethod):
         visual = clip.visual
         size = visual.image_size
         size = size[0] if isinstance(size, (tuple, list)) else size
-        pre = getattr(visual, "preprocess_cfg", None) or {}
+        pre = pre or getattr(visual, "preprocess_cfg", None) or {}
         self.images = ImageLoader(int(size), pre.get("mean", OPENAI_MEAN),
                                   pre.get("std", OPENAI_STD), float(p["image_cache_mb"]))
         return self.net
+
+    def mamba_backend(self) -> str:
+        """The Mamba backend that runs on ``self.device`` ("torch" or "cuda")."""
+        assert self.net is not None
+        probe = torch.empty(0, device=self.device)
+        return self.net.hash.fuse.mamba.mamba.resolved_backend(probe)
 
     def volatile_keys(self) -> list[str]:
         """State-dict keys that training can change (everything but the frozen CLIP weights)."""
@@ -186,17 +204,19 @@ class PromptHash(HashMethod):
         p = self.params
         sched = resolve_schedule(p, ctx.dataset)
         self.schedule = sched
-        weights = reference_weights(ctx.dataset)
-        for key, name in _WEIGHT_PARAMS.items():
-            if p.get(key) is not None:
-                weights[name] = float(p[key])
-        self.weights = weights
+        self.set_weights(ctx.dataset)
         if train.labels is None:
             raise ValueError("prompthash is supervised: the training items need labels")
         net = self.build()
         dev = torch.device(self.device)
         gen = torch.Generator().manual_seed(self.seed)
+        cap = sched.get("max_train")
+        if cap and len(train) > cap:  # a seeded subset of the training pairs
+            train = train.subset(np.sort(torch.randperm(len(train), generator=gen)[:cap].numpy()))
+            ctx.log(f"prompthash: schedule {sched['schedule']} trains on a seeded subset of "
+                    f"{cap} of the training pairs")
         n = len(train)
+        self.n_train_used = n
         labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.float32, device=dev)
         captions = self._captions(train)
         keys = np.asarray(train.index)
@@ -204,12 +224,10 @@ class PromptHash(HashMethod):
         steps_per_epoch = math.ceil(n / bs)
         aux = int(p["aux_bits"])
         buffers = CodeBuffers(n, sorted(set(self.bits) | {aux}), dev, generator=gen)
-        opt = BertAdam(self._param_groups(), lr=float(p["lr"]), t_total=steps_per_epoch * epochs,
-                       warmup=float(p["warmup"]), weight_decay=float(p["weight_decay"]),
-                       max_grad_norm=float(p["max_grad_norm"]))
+        opt = self.make_optimizer(steps_per_epoch, epochs)
         ctx.log(f"prompthash: {n} training pairs, schedule {sched['schedule']} "
                 f"({epochs} epochs, batch {bs}), fusion={p['fusion']}, "
-                f"mamba={net.hash.fuse.mamba.mamba.backend}, device={self.device}")
+                f"mamba={self.mamba_backend()}, device={self.device}")
         selecting = p["selection"] == "validation"
         best_score, best_state = -math.inf, None
         for epoch in range(1, epochs + 1):
@@ -227,18 +245,11 @@ class PromptHash(HashMethod):
                                            train=True, generator=gen).to(dev)
                 prompt = self._prompt_tokens(train, rows, "labels",
                                              float(p["prompt_label_dropout"]), gen).to(dev)
-                with self._autocast():
-                    out = net(images, captions[rows].to(dev), prompt)
-                buffers.write(rows_t, out["hash"])
-                terms = loss_terms(out, rows_t, labels, labels[rows_t], buffers, self.bits, aux,
-                                   weights, float(p["tau_global"]), float(p["tau_local"]))
-                loss = total_loss(terms)
-                if loss is None:
+                got = self.train_step(opt, buffers, rows_t, images, captions[rows].to(dev),
+                                      prompt, labels)
+                if got is None:
                     continue
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                self._version += 1
+                terms, loss = got
                 n_steps += 1
                 for name, t in terms.items():
                     group = name.split("_")[0]
@@ -268,6 +279,44 @@ class PromptHash(HashMethod):
                 "final model (no selection)"
         if p["checkpoint"] != "none":
             self.save_checkpoint(Path(ctx.workdir) / "prompthash.pt")
+
+    def train_step(self, opt: BertAdam, buffers: CodeBuffers, rows: torch.Tensor,
+                   images: torch.Tensor, captions: torch.Tensor, prompt: torch.Tensor,
+                   labels: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor] | None:
+        """One optimisation step: forward, write the buffers, all loss terms, backward, step.
+        ``labels`` are all training labels; ``rows`` the batch's rows in them."""
+        assert self.net is not None
+        p = self.params
+        with self._autocast():
+            out = self.net(images, captions, prompt)
+        buffers.write(rows, out["hash"])
+        terms = loss_terms(out, rows, labels, labels[rows], buffers, self.bits,
+                           int(p["aux_bits"]), self.weights, float(p["tau_global"]),
+                           float(p["tau_local"]))
+        loss = total_loss(terms)
+        if loss is None:
+            return None
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        self._version += 1
+        return terms, loss
+
+    def make_optimizer(self, steps_per_epoch: int, epochs: int) -> BertAdam:
+        p = self.params
+        return BertAdam(self._param_groups(), lr=float(p["lr"]),
+                        t_total=max(1, steps_per_epoch * epochs), warmup=float(p["warmup"]),
+                        weight_decay=float(p["weight_decay"]),
+                        max_grad_norm=float(p["max_grad_norm"]))
+
+    def set_weights(self, dataset: str) -> dict[str, float]:
+        """The loss weights: the reference's for ``dataset``, then explicit ``w_*``/``mu``."""
+        weights = reference_weights(dataset)
+        for key, name in _WEIGHT_PARAMS.items():
+            if self.params.get(key) is not None:
+                weights[name] = float(self.params[key])
+        self.weights = weights
+        return weights
 
     def _snapshot(self) -> dict[str, torch.Tensor]:
         assert self.net is not None
@@ -309,7 +358,7 @@ class PromptHash(HashMethod):
                 for m, per in self.hash_outputs(data).items()}
 
     def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
-        key = (id(data), self._version)
+        key = (id(data), len(data), hash(np.asarray(data.index).tobytes()), self._version)
         if self._encode_cache is None or self._encode_cache[0] != key:
             self._encode_cache = (key, self.encode_pairs(data))
         return self._encode_cache[1][modality]
