@@ -127,10 +127,13 @@ def _check_encoder_file(args: argparse.Namespace) -> None:
     from bench import registry
     from bench.encoders.models import BUNDLED, locate_weights
 
-    declared = set(registry.datasets.get(args.dataset).provides)
-    explicit = args.encoder != BUNDLED or args.encoder_weights
-    if explicit or not {"image_features", "text_features"} <= declared:
-        locate_weights(args.encoder, args.encoder_weights)
+    dspec = registry.datasets.get(args.dataset)
+    declared = set(dspec.provides)
+    explicit = args.encoder is not None or args.encoder_weights
+    if explicit:
+        locate_weights(args.encoder or BUNDLED, args.encoder_weights)
+    elif not dspec.needs_root and not {"image_features", "text_features"} <= declared:
+        locate_weights(BUNDLED, None)
 
 
 def _check_data(configs: list[dict[str, Any]], budgets, seeds,
@@ -160,12 +163,22 @@ def _check_data(configs: list[dict[str, Any]], budgets, seeds,
         from bench.encoders.models import BUNDLED, resolve_encoder
         from bench.runner.grid import set_encoder
 
-        name = getattr(args, "encoder", None) or BUNDLED
+        name = getattr(args, "encoder", None)
+        if name is None and getattr(args, "encoder_weights", None):
+            name = BUNDLED
+        if name is None:
+            if registry.datasets.get(ds.name).needs_root:
+                raise BenchError(
+                    f"dataset {ds.name!r} has images and captions but no features; name a frozen "
+                    "encoder with --encoder MODEL --encoder-weights FILE (e.g. ViT-B-32 with a "
+                    "local OpenAI file); '--encoder bundled' forces the project's tiny CLIP, "
+                    "which is trained on generated scenes only")
+            name = BUNDLED
         encoder = resolve_encoder(name, getattr(args, "encoder_weights", None)).as_config()
         set_encoder(featured, encoder)
         ds = with_features(ds, ("image_features", "text_features"), encoder,
                            first["cache_dir"])
-    elif args is not None and (args.encoder != "bundled" or args.encoder_weights):
+    elif args is not None and (args.encoder is not None or args.encoder_weights):
         print(f"bench: note: dataset {ds.name} has features of its own (or no method here "
               "reads features); --encoder is not used", flush=True)
     preset = registry.datasets.get(first["dataset"]).preset(first["preset"])
@@ -305,9 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--bits", default="16,32,64", help="comma-separated code lengths")
     r.add_argument("--dataset", default=DEFAULT_DATASET,
                    help=f"dataset (default {DEFAULT_DATASET})")
-    r.add_argument("--encoder", default="bundled",
+    r.add_argument("--encoder", default=None,
                    help="frozen encoder for datasets without features: 'bundled' (the "
-                        "project's small CLIP) or an open_clip model name with local weights")
+                        "project's small CLIP; the default on generated data) or an open_clip "
+                        "model name with local weights (required for real datasets)")
     r.add_argument("--encoder-weights", default=None, metavar="FILE",
                    help="local weights file of --encoder (default: the bundled checkpoint, "
                         "or $BENCH_WEIGHTS_DIR/<name>.safetensors); never downloaded")

@@ -158,7 +158,7 @@ def test_coco_without_features_is_refused_by_run(data, tmp_path, capsys):
                  "--results", str(tmp_path / "r"), "--no-ray"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "lacks image_features, text_features, which method 'lsh' needs" in err
+    assert "has images and captions but no features; name a frozen encoder" in err
 
 
 # -- the datasets command and split files ------------------------------------------------
