@@ -44,7 +44,11 @@ def max_curvature_k(ks: list[int], inertias: list[float]) -> int:
 def elbow_k(ks: list[int], inertias: list[float], rule: str = "kneedle") -> int:
     """Kneedle (convex, decreasing) on the inertia curve; max curvature if it finds no knee."""
     if rule == "kneedle" and len(ks) >= 3:
-        from kneed import KneeLocator
+        try:
+            from kneed import KneeLocator
+        except ImportError as exc:
+            raise ImportError("gnah: k='elbow' needs the kneed package (pip install kneed); "
+                              "k='max_curvature' or an integer k does not") from exc
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "No knee/elbow found"
