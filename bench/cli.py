@@ -82,6 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if len({budget_label(b) for b in budgets}) != len(budgets):
         raise BenchError(f"a budget is listed twice in {args.budgets!r}")
     seeds = parse_ints(args.seeds, "seeds")
+    if args.gpus_per_trial is not None and not args.gpus_per_trial >= 0:
+        raise BenchError(f"--gpus-per-trial must be >= 0, got {args.gpus_per_trial}")
     _check_encoder_file(args)
     results_dir = writable_dir(Path(args.results))
 
@@ -93,6 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         dataset_options=parse_assignments(args.dataset_opt or [], "--dataset-opt"),
         data_root=args.data_root, results_dir=results_dir,
         cache_dir=Path(args.cache_dir) if args.cache_dir else None, device=args.device,
+        gpus_per_trial=args.gpus_per_trial,
     )
     configs = expand(req)
     _check_data(configs, budgets, seeds, args)
@@ -343,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--num-cpus", type=int, default=None, help="CPUs for the local Ray instance")
     r.add_argument("--max-concurrent", type=int, default=None, help="trials at once")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    r.add_argument("--gpus-per-trial", type=float, default=None, metavar="F",
+                   help="GPU request of every trial (e.g. 1 or 0.5 on GPU clusters; default: "
+                        "each method's own request, 0 for all methods on CPU-only machines)")
     r.add_argument("--force", action="store_true", help="redo finished results")
     r.add_argument("--no-ray", action="store_true",
                    help="run trials one by one in this process (debugging)")

@@ -241,6 +241,22 @@ def test_checkpoint_round_trip(tmp_path, kind):
             assert np.array_equal(ca[mod][bits], cb[mod][bits])
 
 
+def test_fit_is_deterministic_and_reports(tmp_path):
+    from bench.plugins import FitContext
+
+    data, codes, reports = make_data(12), [], []
+    for _ in range(2):
+        m = method("prompthash", seed=3, epochs=2, batch_size=4, selection="final")
+        ctx = FitContext(validation=None, seed=3, device="cpu", workdir=tmp_path,
+                         dataset="coco", report=lambda epoch, **kw: reports.append(kw))
+        m.fit(data, ctx)
+        codes.append(m.hash_outputs(data))
+    for mod in ("image", "text"):
+        assert np.array_equal(codes[0][mod][16], codes[1][mod][16])
+    assert len(reports) == 4 and all(np.isfinite(r["loss"]) for r in reports)
+    assert (tmp_path / "prompthash.pt").is_file()
+
+
 # -- end to end ------------------------------------------------------------------------------
 
 def test_end_to_end_on_coco_mini(shared_data, tmp_path):

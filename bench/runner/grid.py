@@ -30,6 +30,7 @@ class RunRequest:
     results_dir: Path = Path("results")
     cache_dir: Path | None = None
     device: str = "auto"
+    gpus_per_trial: float | None = None  #: overrides every method's GPU request
 
 
 def method_params(spec: MethodSpec, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -97,6 +98,8 @@ def expand(req: RunRequest) -> list[dict[str, Any]]:
                         "bits": list(bits), "budget": budget, "budget_label": budget_label(budget),
                         "seed": int(seed), "params": params, "results_dir": str(results_dir),
                         "cache_dir": str(cache_dir), "device": req.device,
-                        "resources": dict(spec.resources),
+                        "resources": {**dict(spec.resources),
+                                      **({"gpu": req.gpus_per_trial}
+                                         if req.gpus_per_trial is not None else {})},
                     })
     return configs

@@ -14,7 +14,7 @@ SPEC = MethodSpec(
         # paper (gnah.md §1.6)
         "epochs": 500, "batch_size": 100, "lr": 1e-4,
         # curriculum w_t = beta * exp(-gamma * t): values not in the text (Fig. 4 only)
-        "beta": 0.5, "gamma": 0.01,
+        "beta": 0.25, "gamma": 0.01,
         # reconstructions (gnah.md §1.2-1.5); see methods/gnah/README.md
         "tau": 1.0, "tau_p": None, "hidden": 1024, "weight_decay": 0.0,
         "k": "elbow", "k_max": 20, "kmeans_restarts": 10,
