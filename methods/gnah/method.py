@@ -136,7 +136,28 @@ class GNAH(HashMethod):
             x = _unit(x) - self.means[modality]
         return _unit(x)
 
+    def _cap_training(self, train: PairedData, ctx: FitContext) -> PairedData:
+        """Apply ``max_train`` (see the spec): a seeded subset when the pool is larger."""
+        cap = self.params.get("max_train", "auto")
+        if cap == "auto":
+            from bench import registry
+            from bench.errors import PluginError
+
+            try:
+                generated = not registry.datasets.get(ctx.dataset).needs_root
+            except PluginError:
+                generated = False
+            cap = 160 if generated else None
+        if cap is None or len(train) <= int(cap):
+            return train
+        rows = np.sort(np.random.default_rng(self.seed).choice(len(train), int(cap),
+                                                               replace=False))
+        ctx.log(f"gnah: max_train={cap}: training on {cap} of {len(train)} pairs")
+        return train.subset(rows)
+
     def fit(self, train: PairedData, ctx: FitContext) -> None:
+        train = self._cap_training(train, ctx)
+        self.n_train_used = len(train)
         self.cfg = Config.from_params(self.params)
         if self.cfg.selection == "validation":
             self.selection_rule = f"best ctx.validate() every {self.cfg.val_every} epochs"
