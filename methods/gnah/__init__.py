@@ -24,7 +24,7 @@ SPEC = MethodSpec(
         "variant": "full",
         # model selection: "final" (paper) or "validation" (ctx.validate every val_every epochs)
         "selection": "final", "val_every": 50, "report_every": 10,
-        # training pairs actually used: "auto" = at most 160 (a seeded subset, the paper's largest budget) on generated
+        # training pairs used: "auto" = at most 160 (seeded subset; paper max budget) on generated
         # data (keeps the default `bench run` within minutes), all pairs elsewhere; an int caps
         # them everywhere; null = all. GNAH's own protocol uses --budgets 20,40,80,160 anyway.
         "max_train": "auto",
