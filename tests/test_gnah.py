@@ -184,6 +184,26 @@ def test_elbow_rule() -> None:
     assert max_curvature_k(ks, inertia) == 4
 
 
+def test_kneedle_finds_the_farthest_point_below_the_chord_or_none() -> None:
+    from bench.methods.gnah.anchors import elbow_k, kneedle_k
+
+    ks = list(range(2, 12))
+    hyperbola = [1.0 / k for k in ks]  # knee where the curve is farthest below its chord
+    x = (np.array(ks) - 2) / 9
+    y = (np.array(hyperbola) - min(hyperbola)) / (max(hyperbola) - min(hyperbola))
+    assert kneedle_k(ks, hyperbola) == ks[int(np.argmax(1 - y - x))]
+    straight = [10.0 - k for k in ks]
+    assert kneedle_k(ks, straight) is None
+    assert elbow_k(ks, straight) == max_curvature_k_of(ks, straight)
+    assert kneedle_k([2, 3], [5.0, 1.0]) is None
+
+
+def max_curvature_k_of(ks: list[int], inertias: list[float]) -> int:
+    from bench.methods.gnah.anchors import max_curvature_k
+
+    return max_curvature_k(ks, inertias)
+
+
 def test_bench_run_lands_in_the_leaderboard(tmp_path: Path) -> None:
     import pandas as pd
 

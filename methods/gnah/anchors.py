@@ -41,20 +41,38 @@ def max_curvature_k(ks: list[int], inertias: list[float]) -> int:
     return int(ks[1 + int(np.argmax(second))])
 
 
-def elbow_k(ks: list[int], inertias: list[float], rule: str = "kneedle") -> int:
-    """Kneedle (convex, decreasing) on the inertia curve; max curvature if it finds no knee."""
-    if rule == "kneedle" and len(ks) >= 3:
-        try:
-            from kneed import KneeLocator
-        except ImportError as exc:
-            raise ImportError("gnah: k='elbow' needs the kneed package (pip install kneed); "
-                              "k='max_curvature' or an integer k does not") from exc
+def kneedle_k(ks: list[int], inertias: list[float], sensitivity: float = 1.0) -> int | None:
+    """Kneedle (Satopää et al. 2011) for a convex, decreasing curve, offline mode.
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "No knee/elbow found"
-            knee = KneeLocator(ks, inertias, curve="convex", direction="decreasing").knee
+    Both axes are scaled to [0, 1] and y is flipped, so the difference curve d = (1 − y) − x is
+    how far each point lies below the chord from the first to the last point. A local maximum of
+    d is the knee when d then falls below ``d_max − sensitivity · mean(Δx)`` before the next
+    local maximum; the first such maximum wins. None when there is no knee (a straight curve).
+    """
+    x = np.asarray(ks, dtype=np.float64)
+    y = np.asarray(inertias, dtype=np.float64)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    xn = (x - x.min()) / np.ptp(x)
+    d = (1.0 - (y - y.min()) / np.ptp(y)) - xn
+    maxima = [i for i in range(1, len(d) - 1) if d[i] >= d[i - 1] and d[i] >= d[i + 1]]
+    step = float(np.mean(np.diff(xn)))
+    for n_max, i in enumerate(maxima):
+        if d[i] <= 0:
+            continue
+        threshold = d[i] - sensitivity * step
+        stop = maxima[n_max + 1] if n_max + 1 < len(maxima) else len(d)
+        if any(d[j] < threshold for j in range(i + 1, stop)):
+            return int(ks[i])
+    return None
+
+
+def elbow_k(ks: list[int], inertias: list[float], rule: str = "kneedle") -> int:
+    """Kneedle on the inertia curve; max curvature if it finds no knee (or ``rule`` says so)."""
+    if rule == "kneedle":
+        knee = kneedle_k(ks, inertias)
         if knee is not None:
-            return int(knee)
+            return knee
     return max_curvature_k(ks, inertias)
 
 
