@@ -46,13 +46,18 @@ def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         method = _label(rec["method"], rec.get("params") or {}, _defaults(rec["method"]))
         if rec.get("labels_at_encode"):
             method += " (labels at encoding)"
+        used, offered = rec.get("n_train_used"), rec.get("n_train")
+        if used is not None and offered is not None and used < offered:
+            method += f" (trained on {used} pairs)"  # the method capped its training set
         dataset = _label(rec["dataset"], rec.get("dataset_options") or {}, {})
         for bits, per_dir in rec["metrics"].items():
             for direction, m in per_dir.items():
                 row = {
                     "method": method, "dataset": dataset,
                     "preset": (rec.get("preset") or {}).get("name"), "budget": rec["budget"],
-                    "n_train": rec.get("n_train"), "seed": rec["seed"], "bits": int(bits),
+                    "n_train": rec.get("n_train"),
+                    "n_train_used": rec.get("n_train_used", rec.get("n_train")),
+                    "seed": rec["seed"], "bits": int(bits),
                     "direction": direction, "map_all": m.get("map_all"),
                     "map_tie_aware": m.get("map_tie_aware"),
                 }
@@ -125,7 +130,9 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
     lines += ["", "mAP@all (Hamming ranking, ties by database index, relevance = ≥1 shared "
               "label, empty queries excluded); mean ± std over seeds when n > 1. Rows marked "
               "'(labels at encoding)' read ground-truth labels when encoding query and database "
-              "items (a label leak of the reference method), so they are not comparable.", ""]
+              "items (a label leak of the reference method), so they are not comparable. "
+              "'(trained on N pairs)': the method used a seeded subset of N of the budget's "
+              "training pairs (its own cap).", ""]
     return "\n".join(lines)
 
 

@@ -37,7 +37,8 @@ def store(tmp_path: Path) -> ResultStore:
         s.write_record(record("gnah", 32, "20", seed, a - 0.1, b - 0.1))
     s.write_record(record("lsh", 32, "80", 42, 0.3, 0.3, params={"center": True}))
     s.write_record(record("lsh", 32, "80", 42, 0.2, 0.2, params={"center": False}))
-    s.write_record(record("prompthash", 32, "80", 42, 0.9, 0.9, labels_at_encode=True))
+    s.write_record(record("prompthash", 32, "80", 42, 0.9, 0.9, labels_at_encode=True,
+                          n_train_used=8))
     return s
 
 
@@ -45,8 +46,11 @@ def test_long_table(store):
     df = long_table(store.load_records())
     assert len(df) == (6 + 3) * 2
     assert {"map_at_50", "p_at_50", "n_empty_queries", "result_key"} <= set(df.columns)
+    used = df.groupby("method")["n_train_used"].first()  # a method's own cap, else the budget
+    assert used["prompthash (labels at encoding) (trained on 8 pairs)"] == 8
+    assert used["gnah"] == 10
     assert set(df["method"]) == {"gnah", "lsh", "lsh[center=False]",
-                                 "prompthash (labels at encoding)"}
+                                 "prompthash (labels at encoding) (trained on 8 pairs)"}
 
 
 def test_pivot_mean_std_over_seeds_with_budget_axis(store):
