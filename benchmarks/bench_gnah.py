@@ -39,13 +39,13 @@ def main(argv: list[str] | None = None) -> None:
     from bench import registry
     from bench.cli import parse_assignments
     from bench.plugins import FitContext
-    from bench.runner.data import load_dataset, prepare, with_features
+    from bench.runner.data import load_dataset, needs_encoder, prepare, with_features
     from bench.runner.trial import encode_both, evaluate_codes
 
     torch.set_num_threads(args.threads)
     spec = registry.methods.get("gnah")
     ds = load_dataset(args.dataset, None, args.cache_dir)
-    if "image_features" not in ds.provides():  # raw images + captions: the bundled CLIP
+    if needs_encoder(ds):  # raw images + captions only: features of the bundled CLIP
         from bench.encoders.models import resolve_encoder
 
         ds = with_features(ds, spec.inputs, resolve_encoder("bundled").as_config(),

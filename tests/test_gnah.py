@@ -185,7 +185,7 @@ def test_elbow_rule() -> None:
 
 
 def test_kneedle_finds_the_farthest_point_below_the_chord_or_none() -> None:
-    from bench.methods.gnah.anchors import elbow_k, kneedle_k
+    from bench.methods.gnah.anchors import elbow_k, kneedle_k, max_curvature_k
 
     ks = list(range(2, 12))
     hyperbola = [1.0 / k for k in ks]  # knee where the curve is farthest below its chord
@@ -194,14 +194,8 @@ def test_kneedle_finds_the_farthest_point_below_the_chord_or_none() -> None:
     assert kneedle_k(ks, hyperbola) == ks[int(np.argmax(1 - y - x))]
     straight = [10.0 - k for k in ks]
     assert kneedle_k(ks, straight) is None
-    assert elbow_k(ks, straight) == max_curvature_k_of(ks, straight)
+    assert elbow_k(ks, straight) == max_curvature_k(ks, straight)
     assert kneedle_k([2, 3], [5.0, 1.0]) is None
-
-
-def max_curvature_k_of(ks: list[int], inertias: list[float]) -> int:
-    from bench.methods.gnah.anchors import max_curvature_k
-
-    return max_curvature_k(ks, inertias)
 
 
 def test_bench_run_lands_in_the_leaderboard(tmp_path: Path) -> None:
