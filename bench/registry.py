@@ -1,14 +1,18 @@
 """Lazy, strict plugin registry.
 
-Built-in plugins are named here as "module:SPEC" strings; third-party packages add theirs through
-the entry-point groups ``bench.methods`` and ``bench.datasets``. Nothing is imported until a
-spec is asked for, and spec modules import nothing heavy, so listing never loads torch.
+Built-in plugins are found by scanning the plugin folders (``methods/``, ``datasets/``: every
+module-level spec in a folder's ``__init__``), not from a hand-kept list; third-party packages
+add theirs through the entry-point groups ``bench.methods`` and ``bench.datasets``. Plugin
+implementations are imported only when a trial runs, and spec modules import nothing heavy, so
+listing never loads torch.
 Duplicate names fail, unknown names fail with a "did you mean" suggestion.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
@@ -16,24 +20,36 @@ from typing import Generic, TypeVar
 from bench.errors import PluginError
 from bench.plugins import DatasetSpec, MethodSpec, load_object
 
-BUILTIN_METHODS = {
-    "lsh": "bench.methods.lsh:SPEC",
-    "cca-itq": "bench.methods.cca_itq:SPEC",
-    "gnah": "bench.methods.gnah:SPEC",
-    "prompthash": "bench.methods.prompthash:SPEC",
-    "prompthash-clean": "bench.methods.prompthash:SPEC_CLEAN",
-}
-BUILTIN_DATASETS = {
-    "synthetic-features": "bench.datasets.synthetic:SPEC",
-    "synthetic-scenes": "bench.datasets.scenes:SPEC",
-    "mirflickr25k": "bench.datasets.mirflickr25k:SPEC",
-    "nus-wide-21": "bench.datasets.nuswide:SPEC_21",
-    "nus-wide-tc10": "bench.datasets.nuswide:SPEC_TC10",
-    "coco": "bench.datasets.coco:SPEC",
-    "wiki": "bench.datasets.wiki:SPEC",
-    "pascal-sentence": "bench.datasets.pascal_sentence:SPEC",
-    "features": "bench.datasets.features:SPEC",
-}
+
+def scan_builtins(package: str, spec_type: type) -> dict[str, str]:
+    """Name -> "module:ATTR" of every spec defined in the plugin folders of ``package``
+    (``bench.methods`` or ``bench.datasets``), found by scanning the folders, not from a list.
+
+    Each plugin folder's ``__init__`` defines its spec(s) at module level and imports nothing
+    heavy, so scanning costs milliseconds. A folder that fails to import, or two specs with one
+    name, is a ``PluginError`` naming the folder.
+    """
+    root = importlib.import_module(package)
+    found: dict[str, str] = {}
+    for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda i: i.name):
+        if not info.ispkg:
+            continue
+        module_name = f"{package}.{info.name}"
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin folder, named in one line
+            raise PluginError(f"plugin folder {module_name} cannot be imported: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        for attr, value in sorted(vars(module).items()):
+            if isinstance(value, spec_type) and not attr.startswith("_"):
+                location = f"{module_name}:{attr}"
+                if value.name in found and found[value.name] != location:
+                    raise PluginError(f"duplicate {spec_type.__name__} name {value.name!r}: "
+                                      f"{found[value.name]} and {location}")
+                found[value.name] = location
+    return found
+
+
 
 S = TypeVar("S", MethodSpec, DatasetSpec)
 
@@ -47,15 +63,18 @@ def suggest(name: str, choices: Iterable[str]) -> str:
 class Registry(Generic[S]):
     """Name -> "module:attr" locations, resolved to specs on first use."""
 
-    def __init__(self, kind: str, spec_type: type[S], builtins: dict[str, str], group: str):
+    def __init__(self, kind: str, spec_type: type[S], builtins: dict[str, str] | str,
+                 group: str):
+        """``builtins``: name -> "module:attr", or a plugin package to scan (lazily)."""
         self.kind, self.spec_type, self.group = kind, spec_type, group
         self._locations: dict[str, str] | None = None
-        self._builtins = dict(builtins)
+        self._builtins = builtins
         self._specs: dict[str, S] = {}
 
     def _discover(self) -> dict[str, str]:
         if self._locations is None:
-            found = dict(self._builtins)
+            found = (scan_builtins(self._builtins, self.spec_type)
+                     if isinstance(self._builtins, str) else dict(self._builtins))
             for ep in entry_points(group=self.group):
                 if ep.name in found and found[ep.name] != ep.value:
                     raise PluginError(
@@ -106,7 +125,6 @@ class Registry(Generic[S]):
         return names
 
 
-methods: Registry[MethodSpec] = Registry("method", MethodSpec, BUILTIN_METHODS, "bench.methods")
-datasets: Registry[DatasetSpec] = Registry(
-    "dataset", DatasetSpec, BUILTIN_DATASETS, "bench.datasets"
-)
+methods: Registry[MethodSpec] = Registry("method", MethodSpec, "bench.methods", "bench.methods")
+datasets: Registry[DatasetSpec] = Registry("dataset", DatasetSpec, "bench.datasets",
+                                           "bench.datasets")

@@ -79,3 +79,45 @@ def test_specs_are_consistent():
         assert set(spec.search_space) <= set(spec.defaults), name
         if spec.supervision == "unsupervised":
             assert "labels" not in spec.inputs
+
+
+def _plugin_tree(tmp_path, monkeypatch, folders: dict[str, str], pkg: str) -> str:
+    root = tmp_path / pkg
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    for name, body in folders.items():
+        (root / name).mkdir()
+        (root / name / "__init__.py").write_text(body)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return pkg
+
+
+SPEC_SRC = ("from bench.plugins import MethodSpec\n"
+            "SPEC = MethodSpec(name={name!r}, entry='x:Y', version='1', "
+            "supervision='unsupervised', inputs=('image_features',), multi_bit=False)\n")
+
+
+def test_builtins_are_found_by_scanning_the_folders(tmp_path, monkeypatch):
+    from bench.registry import scan_builtins
+
+    pkg = _plugin_tree(tmp_path, monkeypatch, {"alpha": SPEC_SRC.format(name="alpha"),
+                                               "beta_two": SPEC_SRC.format(name="beta-two"),
+                                               "notes": "X = 1\n"}, "plugtree")
+    assert scan_builtins(pkg, MethodSpec) == {"alpha": "plugtree.alpha:SPEC",
+                                              "beta-two": "plugtree.beta_two:SPEC"}
+    reg = Registry("method", MethodSpec, pkg, "bench.no-such-group")
+    assert reg.names() == ["alpha", "beta-two"]
+
+
+def test_scanning_refuses_duplicates_and_broken_folders(tmp_path, monkeypatch):
+    from bench.registry import scan_builtins
+
+    pkg = _plugin_tree(tmp_path, monkeypatch, {"a": SPEC_SRC.format(name="same"),
+                                               "b": SPEC_SRC.format(name="same")},
+                       "plugdup")
+    with pytest.raises(PluginError, match="duplicate MethodSpec name 'same'"):
+        scan_builtins(pkg, MethodSpec)
+    (tmp_path / "plugdup" / "b" / "__init__.py").write_text("raise RuntimeError('boom')\n")
+    sys.modules.pop("plugdup.b", None)
+    with pytest.raises(PluginError, match="plugdup.b cannot be imported: RuntimeError: boom"):
+        scan_builtins(pkg, MethodSpec)
