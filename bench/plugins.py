@@ -276,6 +276,17 @@ class HashMethod(ABC):
     """
 
     spec: MethodSpec
+    #: Rows of ``train`` the method really trained on when it used a subset of the pairs it was
+    #: given (its own cap, e.g. an O(n²) method's subsample); None = every row. Set it through
+    #: ``train_on_subset``; the harness records the count and the dataset indices.
+    train_rows_used: np.ndarray | None = None
+    #: How the final model was chosen (recorded with every result).
+    selection_rule: str = "final model (no selection)"
+
+    def train_on_subset(self, train: PairedData, rows: np.ndarray) -> PairedData:
+        """``train`` restricted to ``rows`` (positions in ``train``), remembered as used."""
+        self.train_rows_used = np.sort(np.asarray(rows, dtype=np.int64))
+        return train.subset(self.train_rows_used)
 
     def __init__(self, bits: Sequence[int], params: Mapping[str, Any], seed: int,
                  device: str = "cpu"):
@@ -292,3 +303,11 @@ class HashMethod(ABC):
     @abstractmethod
     def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
         """±1 codes (int8, shape (len(data), bits)) for every requested bit length."""
+
+
+def seeded_rows(n: int, cap: int | None, seed: int) -> np.ndarray | None:
+    """Sorted positions of a seeded subset of ``cap`` of ``n`` items, or None when ``cap`` is
+    None or at least ``n`` (use every item). The same (n, cap, seed) always gives the same rows."""
+    if cap is None or int(cap) >= n:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, int(cap), replace=False))

@@ -162,6 +162,9 @@ def _run(cfg: Mapping[str, Any], spec, store: ResultStore, report: Reporter,
             arrays[f"{role}_txt_{b}"] = pack_codes(codes["text"])
     t_eval = time.perf_counter() - t3
 
+    used_index = (data.train_index if method.train_rows_used is None
+                  else data.train_index[method.train_rows_used])
+    arrays["train_index_used"] = used_index
     codes_path = store.write_codes(cfg["key"], arrays)
     record = {
         "schema": 1, "key": cfg["key"], "status": "finished",
@@ -173,11 +176,12 @@ def _run(cfg: Mapping[str, Any], spec, store: ResultStore, report: Reporter,
                      if k in ("file", "key")} or None,
         "preset": preset.as_dict(), "bits": list(method.bits), "budget": cfg["budget_label"],
         "n_train": int(len(data.train_index)),
-        "n_train_used": int(getattr(method, "n_train_used", len(data.train_index))),
+        "n_train_used": int(len(used_index)),
+        "train_index_used": None if method.train_rows_used is None else used_index.tolist(),
         "seed": cfg["seed"], "params": method.params,
         "split": {"checksum": data.split.checksum(), "sizes": data.split.sizes(),
                   "train_checksum": _checksum(data.train_index)},
-        "selection": getattr(method, "selection_rule", "final model (no selection)"),
+        "selection": method.selection_rule,
         "validation": {"map_mean_first_bits": val},
         "metrics": metrics, "protocol": PROTOCOL,
         "timing": {"data_s": t_data, "fit_s": t_fit, "encode_s": t_encode, "eval_s": t_eval},

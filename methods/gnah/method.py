@@ -16,7 +16,7 @@ from bench.methods.gnah import SPEC
 from bench.methods.gnah.anchors import AnchorAccumulator, binarise, latent_prototypes
 from bench.methods.gnah.losses import neighbourhood_contrastive, prototype_kl, quantisation
 from bench.methods.gnah.networks import PairedHashNet
-from bench.plugins import FitContext, HashMethod, Modality, PairedData
+from bench.plugins import FitContext, HashMethod, Modality, PairedData, seeded_rows
 
 #: Table 1 ablations -> (use l_p, use l_c, use l_b, positive, anchor type)
 VARIANTS: dict[str, tuple[bool, bool, bool, str, str]] = {
@@ -148,16 +148,14 @@ class GNAH(HashMethod):
             except PluginError:
                 generated = False
             cap = 160 if generated else None
-        if cap is None or len(train) <= int(cap):
+        rows = seeded_rows(len(train), cap, self.seed)
+        if rows is None:
             return train
-        rows = np.sort(np.random.default_rng(self.seed).choice(len(train), int(cap),
-                                                               replace=False))
         ctx.log(f"gnah: max_train={cap}: training on {cap} of {len(train)} pairs")
-        return train.subset(rows)
+        return self.train_on_subset(train, rows)
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         train = self._cap_training(train, ctx)
-        self.n_train_used = len(train)
         self.cfg = Config.from_params(self.params)
         if self.cfg.selection == "validation":
             self.selection_rule = f"best ctx.validate() every {self.cfg.val_every} epochs"

@@ -212,11 +212,11 @@ class PromptHash(HashMethod):
         gen = torch.Generator().manual_seed(self.seed)
         cap = sched.get("max_train")
         if cap and len(train) > cap:  # a seeded subset of the training pairs
-            train = train.subset(np.sort(torch.randperm(len(train), generator=gen)[:cap].numpy()))
+            rows = torch.randperm(len(train), generator=gen)[:cap].numpy()
+            train = self.train_on_subset(train, rows)
             ctx.log(f"prompthash: schedule {sched['schedule']} trains on a seeded subset of "
                     f"{cap} of the training pairs")
         n = len(train)
-        self.n_train_used = n
         labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.float32, device=dev)
         captions = self._captions(train)
         keys = np.asarray(train.index)
