@@ -7,6 +7,11 @@ tracking calls; every call is bounded (HTTP timeout and retries below, unless th
 sets them) and a failing call disables tracking for that run with one warning, so an MLflow
 outage costs at most one bounded wait per trial and never fails a trial or the run.
 
+A record says what reached MLflow (``tracking_state``): "logged", "pending" (the store was
+down, or went down during the trial: ``bench mlflow sync`` uploads it later, see
+:mod:`bench.mlflow_sync`) or "off". :func:`log_record` is the one way a finished, failed or pruned
+record is logged, by the trial itself and by the sync.
+
 The embedded default is a SQLite file inside the results folder, with artifacts in
 ``<results>/mlartifacts``; ``--tracking-uri`` points at a server (use one on multi-node
 clusters). Only ``MlflowClient`` is used, so no global MLflow state leaks between trials.
@@ -24,9 +29,13 @@ from bench.errors import BenchError
 
 EXPERIMENT = "bench"
 SCHEMES = ("sqlite", "http", "https", "file", "databricks", "postgresql", "mysql", "mssql")
-#: bounded MLflow HTTP calls: at most ~(1 + retries) * timeout seconds per call
+#: bounded MLflow HTTP calls: at most ~(1 + retries) * timeout seconds, plus 1 + 2 s of backoff,
+#: per call (MLflow's own defaults allow minutes per call: 7 retries, 120 s timeouts)
 HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.5"}
+               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+               "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5"}
+#: a RUNNING parent or trial run whose driver died is closed with this status
+KILLED = "KILLED"
 T = TypeVar("T")
 Warn = Callable[[str], None]
 
@@ -98,11 +107,24 @@ class RunLogger:
     reports one warning through ``warn`` and keeps the error in ``error``."""
 
     def __init__(self, uri: str, experiment_id: str, run_name: str, tags: Mapping[str, Any],
-                 parent_run_id: str | None = None, warn: Warn | None = None):
+                 parent_run_id: str | None = None, warn: Warn | None = None,
+                 run_id: str | None = None):
+        """Create a run, or with ``run_id`` continue that existing run (tags added)."""
         self.run_id: str | None = None
         self.error: str | None = None
         self._warn = warn or (lambda msg: print(msg, flush=True))
         self._client: Any = None
+
+        if run_id is not None:
+            def attach() -> str:
+                self._client = _client(uri)
+                _retry(lambda: self._client.get_run(run_id))
+                for k, v in tags.items():
+                    _retry(lambda k=k, v=v: self._client.set_tag(run_id, k, str(v)))
+                return run_id
+
+            self.run_id = self._call(attach)
+            return
 
         def start() -> str:
             from mlflow.entities import RunTag
@@ -179,3 +201,70 @@ class RunLogger:
     def end(self, status: str = "FINISHED") -> None:
         if self.active:
             self._call(lambda: _retry(lambda: self._client.set_terminated(self.run_id, status)))
+
+    def reopen(self) -> list[str]:
+        """Mark this (parent) run RUNNING again and close its children still marked RUNNING
+        (their trials died with the driver that started them) as KILLED; their ids."""
+        def go() -> list[str]:
+            _retry(lambda: self._client.update_run(self.run_id, status="RUNNING"))
+            run = _retry(lambda: self._client.get_run(self.run_id))
+            children = _retry(lambda: self._client.search_runs(
+                [run.info.experiment_id],
+                filter_string=f"tags.mlflow.parentRunId = '{self.run_id}' and "
+                              "attributes.status = 'RUNNING'", max_results=10000))
+            for child in children:
+                _retry(lambda c=child: self._client.set_terminated(c.info.run_id, KILLED))
+            return [c.info.run_id for c in children]
+
+        return (self._call(go) or []) if self.active else []
+
+    def metric_keys(self) -> set[str]:
+        """The metric keys the run already has (empty when unknown)."""
+        run = self._call(lambda: _retry(lambda: self._client.get_run(self.run_id))) \
+            if self.active else None
+        return set(run.data.metrics) if run is not None else set()
+
+
+def trial_tags(*, key: str, method: str, dataset: str, preset: str, bits: Any, budget: Any,
+               seed: int, group: str, protocol_version: Any, env: Mapping[str, Any],
+               attempt: int) -> dict[str, Any]:
+    """The tags of a trial's MLflow run (``result_key`` and ``attempt`` identify it)."""
+    return {"method": method, "dataset": dataset, "preset": preset,
+            "bits": ",".join(map(str, bits)), "budget": budget, "seed": seed,
+            "result_key": key, "attempt": attempt, "result_group": group,
+            "protocol_version": protocol_version,
+            "harness_version": env.get("harness_version"), "git_commit": env.get("git_commit")}
+
+
+def trial_params(*, method: str, method_version: str, dataset: str, preset: str, bits: Any,
+                 budget: Any, seed: int, params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"method": method, "method_version": method_version, "dataset": dataset,
+            "preset": preset, "bits": list(bits), "budget": budget, "seed": seed,
+            "hp": dict(params)}
+
+
+def log_record(logger: RunLogger, record: Any, results_root: Path, record_file: Path,
+               status: str) -> None:
+    """Log a trial's outcome to its run: final metrics and the codes (finished) or the error
+    (failed), the record file, the status tag; then end the run with ``status``. Metrics the
+    run already has are not logged twice (``bench mlflow sync`` may complete a run)."""
+    if record.finished:
+        final = {f"{d}.map_all.{b}": m[d]["map_all"] for b, m in record.metrics.items()
+                 for d in m}
+        final.update({"fit_time_s": record.timing.get("fit_s"),
+                      "encode_time_s": record.timing.get("encode_s"),
+                      "validation_map": record.validation.get("score")})
+        have = logger.metric_keys()
+        logger.log_metrics({k: v for k, v in final.items() if k not in have}, step=0)
+        if record.codes:
+            logger.log_artifact(Path(results_root) / record.codes["file"], "codes")
+    elif record.error is not None:
+        logger.set_tags({"error": f"{record.error.type}: {record.error.message}"[:5000]})
+    logger.set_tags({"status": record.status})
+    logger.log_artifact(record_file, "record")
+    logger.end(status)
+
+
+def run_status(record: Any) -> str:
+    """The MLflow status of a trial's run, from its record."""
+    return {"finished": "FINISHED", "failed": "FAILED", "pruned": KILLED}[record.status]
