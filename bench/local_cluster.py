@@ -69,23 +69,33 @@ def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen |
 
 def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
     """SIGTERM the process group of ``proc`` (its own session), then SIGKILL what is left."""
-    try:
-        pgid = os.getpgid(proc.pid)
-    except ProcessLookupError:
-        proc.poll()
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+    stop_groups([proc], grace)
+
+
+def stop_groups(procs: list[subprocess.Popen], grace: float = 10.0) -> None:
+    """:func:`stop_group` for several groups at once."""
+    pgids = []
+    for proc in procs:
         try:
-            os.killpg(pgid, sig)
+            pgids.append(os.getpgid(proc.pid))
         except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and group_alive(pgid):
             proc.poll()
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for pgid in pgids:
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(group_alive(g) for g in pgids):
+            for proc in procs:
+                proc.poll()
             time.sleep(0.2)
-        if not group_alive(pgid):
+        pgids = [g for g in pgids if group_alive(g)]
+        if not pgids:
             break
-    proc.poll()
+    for proc in procs:
+        proc.poll()
 
 
 def group_alive(pgid: int) -> bool:
@@ -136,6 +146,7 @@ class LocalCluster:
     root: Path | None = None
     num_workers: int = 2
     cpus_per_node: int = 1
+    head_cpus: int | None = None  #: default cpus_per_node (0: trials run on workers only)
     extra_env: dict[str, str] = field(default_factory=dict)
     fast_health_checks: bool = True
     start_timeout: float = 180.0
@@ -191,10 +202,10 @@ class LocalCluster:
             raise
         return self
 
-    def _start_node(self, name: str, head: bool) -> Node:
-        args = [sys.executable, "-c", RAY_START, "start", "--block",
-                f"--node-ip-address={LOCALHOST}",
-                f"--num-cpus={self.cpus_per_node}", "--num-gpus=0",
+    def _start_node(self, name: str, head: bool, prefix: list[str] | None = None) -> Node:
+        cpus = self.cpus_per_node if not head or self.head_cpus is None else self.head_cpus
+        args = [*(prefix or []), sys.executable, "-c", RAY_START, "start", "--block",
+                f"--node-ip-address={LOCALHOST}", f"--num-cpus={cpus}", "--num-gpus=0",
                 "--object-store-memory=100000000", "--disable-usage-stats",
                 f"--node-manager-port={free_port()}", f"--object-manager-port={free_port()}",
                 f"--dashboard-agent-listen-port={free_port()}",
@@ -229,8 +240,9 @@ class LocalCluster:
                                    f"{self.start_timeout:.0f} s; see {node.log}")
             time.sleep(0.2)
 
-    def add_worker(self) -> Node:
-        return self._start_node(f"worker{len(self.nodes)}", head=False)
+    def add_worker(self, prefix: list[str] | None = None) -> Node:
+        """Start one more worker node; ``prefix`` wraps its command (e.g. ``unshare``)."""
+        return self._start_node(f"worker{len(self.nodes)}", head=False, prefix=prefix)
 
     def kill_node(self, node: Node) -> None:
         """A node dies: SIGKILL its whole process group (``ray start``, raylet, workers)."""
@@ -240,9 +252,10 @@ class LocalCluster:
             pass
         node.proc.wait(timeout=30)
 
-    def stop(self) -> None:
-        for node in reversed(self.nodes):
-            stop_group(node.proc)
+    def stop(self, grace: float = 3.0) -> None:
+        """Stop every node: SIGTERM all process groups, SIGKILL what is left after ``grace``
+        seconds (Ray drains a node for up to 30 s on SIGTERM; the tests need no draining)."""
+        stop_groups([node.proc for node in self.nodes], grace)
         self.nodes.clear()
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -280,9 +293,9 @@ class LocalCluster:
 
 @dataclass
 class MlflowServer:
-    """A real ``mlflow server`` on 127.0.0.1 (a free port), SQLite backend store and served
-    artifacts under ``root``, one worker and no job execution (faster start, no stray
-    workers), in its own process group."""
+    """A real MLflow tracking server on 127.0.0.1 (a free port), started as ``python -m bench
+    mlflow serve`` (:mod:`bench.mlflow_server`: SQLite store and served artifacts under
+    ``root``, one worker, no job execution) in its own process group."""
 
     root: Path
     port: int = 0
@@ -294,22 +307,15 @@ class MlflowServer:
     def uri(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "mlflow", "server", "--host", self.host,
-                "--port", str(self.port), "--workers", "1",
-                "--backend-store-uri", f"sqlite:///{(self.root / 'mlflow.db').resolve()}",
-                "--serve-artifacts",
-                "--artifacts-destination", str((self.root / "artifacts").resolve())]
-
     def start(self) -> MlflowServer:
         self.root = Path(self.root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
-        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        cmd = [sys.executable, "-m", "bench", "mlflow", "serve", "--host", self.host,
+               "--port", str(self.port), "--store", str(self.root)]
         with open(self.root / "server.log", "ab") as fh:
-            self.proc = subprocess.Popen(self.command(), env=env, stdout=fh,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + self.start_timeout
         while True:
             if self.proc.poll() is not None:

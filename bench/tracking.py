@@ -33,7 +33,9 @@ SCHEMES = ("sqlite", "http", "https", "file", "databricks", "postgresql", "mysql
 #: per call (MLflow's own defaults allow minutes per call: 7 retries, 120 s timeouts)
 HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
                "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-               "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5"}
+               "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+               # no "View run at" line (and its extra request) each time a run ends
+               "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
 #: a RUNNING parent or trial run whose driver died is closed with this status
 KILLED = "KILLED"
 T = TypeVar("T")
@@ -45,11 +47,16 @@ def default_tracking_uri(results_dir: Path) -> str:
 
 
 def check_uri(uri: str) -> None:
-    """A one-line BenchError for a URI MLflow cannot use at all (bad input, not an outage)."""
+    """A one-line BenchError for a URI MLflow cannot use at all (bad input, not an outage), or
+    one carrying credentials (they would be written into run manifests and MLflow tags)."""
     scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
     if scheme not in SCHEMES:
         raise BenchError(f"--tracking-uri {uri!r}: not an MLflow tracking URI (expected "
                          "sqlite:///ABS/PATH.db or http(s)://HOST:PORT)")
+    if scheme in ("http", "https") and "@" in uri.split("//", 1)[-1].split("/", 1)[0]:
+        raise BenchError("--tracking-uri: credentials in the URI would be written into run "
+                         "manifests and MLflow tags; give them in MLFLOW_TRACKING_USERNAME and "
+                         "MLFLOW_TRACKING_PASSWORD instead")
 
 
 def _bound_http_calls() -> None:
@@ -57,14 +64,14 @@ def _bound_http_calls() -> None:
         os.environ.setdefault(name, value)
 
 
-def _client(uri: str):
+def client(uri: str):
     _bound_http_calls()
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
 
 
-def _retry(fn: Callable[[], T], attempts: int = 8) -> T:
+def retry(fn: Callable[[], T], attempts: int = 8) -> T:
     """SQLite may answer 'database is locked' while another trial writes: retry a few times."""
     for i in range(attempts):
         try:
@@ -84,14 +91,14 @@ def first_line(exc: BaseException) -> str:
 def prepare_experiment(uri: str, results_dir: Path, name: str = EXPERIMENT) -> str:
     """Create (or find) the experiment in the driver, before any trial starts; its id.
     Raises whatever MLflow raises (the driver turns it into a warning)."""
-    client = _client(uri)
-    exp = _retry(lambda: client.get_experiment_by_name(name))
+    mc = client(uri)
+    exp = retry(lambda: mc.get_experiment_by_name(name))
     if exp is not None:
         return exp.experiment_id
     artifacts = None
     if uri.startswith("sqlite:"):
         artifacts = (Path(results_dir).resolve() / "mlartifacts").as_uri()
-    return _retry(lambda: client.create_experiment(name, artifact_location=artifacts))
+    return retry(lambda: mc.create_experiment(name, artifact_location=artifacts))
 
 
 def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
@@ -117,10 +124,10 @@ class RunLogger:
 
         if run_id is not None:
             def attach() -> str:
-                self._client = _client(uri)
-                _retry(lambda: self._client.get_run(run_id))
+                self._client = client(uri)
+                retry(lambda: self._client.get_run(run_id))
                 for k, v in tags.items():
-                    _retry(lambda k=k, v=v: self._client.set_tag(run_id, k, str(v)))
+                    retry(lambda k=k, v=v: self._client.set_tag(run_id, k, str(v)))
                 return run_id
 
             self.run_id = self._call(attach)
@@ -129,11 +136,11 @@ class RunLogger:
         def start() -> str:
             from mlflow.entities import RunTag
 
-            self._client = _client(uri)
+            self._client = client(uri)
             all_tags = {"mlflow.runName": run_name, **{k: str(v) for k, v in tags.items()}}
             if parent_run_id:
                 all_tags["mlflow.parentRunId"] = parent_run_id
-            run = _retry(lambda: self._client.create_run(
+            run = retry(lambda: self._client.create_run(
                 experiment_id, tags={t.key: t.value for t in
                                      [RunTag(k, v) for k, v in all_tags.items()]}))
             return run.info.run_id
@@ -164,7 +171,7 @@ class RunLogger:
             items = [Param(k, str(v)[:6000]) for k, v in sorted(flat.items())]
             for i in range(0, len(items), 100):
                 chunk = items[i:i + 100]
-                _retry(lambda c=chunk: self._client.log_batch(self.run_id, params=c))
+                retry(lambda c=chunk: self._client.log_batch(self.run_id, params=c))
 
         if self.active:
             self._call(go)
@@ -180,7 +187,7 @@ class RunLogger:
                      if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
             for i in range(0, len(items), 500):
                 chunk = items[i:i + 500]
-                _retry(lambda c=chunk: self._client.log_batch(self.run_id, metrics=c))
+                retry(lambda c=chunk: self._client.log_batch(self.run_id, metrics=c))
 
         if self.active:
             self._call(go)
@@ -188,50 +195,58 @@ class RunLogger:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         def go() -> None:
             for k, v in tags.items():
-                _retry(lambda k=k, v=v: self._client.set_tag(self.run_id, k, str(v)))
+                retry(lambda k=k, v=v: self._client.set_tag(self.run_id, k, str(v)))
 
         if self.active:
             self._call(go)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         if self.active:
-            self._call(lambda: _retry(lambda: self._client.log_artifact(
+            self._call(lambda: retry(lambda: self._client.log_artifact(
                 self.run_id, str(path), artifact_path)))
 
     def end(self, status: str = "FINISHED") -> None:
         if self.active:
-            self._call(lambda: _retry(lambda: self._client.set_terminated(self.run_id, status)))
+            self._call(lambda: retry(lambda: self._client.set_terminated(self.run_id, status)))
 
     def reopen(self) -> list[str]:
-        """Mark this (parent) run RUNNING again and close its children still marked RUNNING
-        (their trials died with the driver that started them) as KILLED; their ids."""
+        """Mark this (parent) run RUNNING again (a new driver takes over the sweep of a dead
+        one) and close its children still RUNNING (see :meth:`close_running_children`)."""
+        if self.active:
+            self._call(lambda: retry(lambda: self._client.update_run(self.run_id,
+                                                                     status="RUNNING")))
+        return self.close_running_children()
+
+    def close_running_children(self) -> list[str]:
+        """Close this parent's child runs still marked RUNNING as KILLED: their trial's worker
+        died (a lost node, a killed driver) before it could end them. Their ids."""
         def go() -> list[str]:
-            _retry(lambda: self._client.update_run(self.run_id, status="RUNNING"))
-            run = _retry(lambda: self._client.get_run(self.run_id))
-            children = _retry(lambda: self._client.search_runs(
+            run = retry(lambda: self._client.get_run(self.run_id))
+            children = retry(lambda: self._client.search_runs(
                 [run.info.experiment_id],
                 filter_string=f"tags.mlflow.parentRunId = '{self.run_id}' and "
                               "attributes.status = 'RUNNING'", max_results=10000))
             for child in children:
-                _retry(lambda c=child: self._client.set_terminated(c.info.run_id, KILLED))
+                retry(lambda c=child: self._client.set_terminated(c.info.run_id, KILLED))
             return [c.info.run_id for c in children]
 
         return (self._call(go) or []) if self.active else []
 
     def metric_keys(self) -> set[str]:
         """The metric keys the run already has (empty when unknown)."""
-        run = self._call(lambda: _retry(lambda: self._client.get_run(self.run_id))) \
+        run = self._call(lambda: retry(lambda: self._client.get_run(self.run_id))) \
             if self.active else None
         return set(run.data.metrics) if run is not None else set()
 
 
 def trial_tags(*, key: str, method: str, dataset: str, preset: str, bits: Any, budget: Any,
                seed: int, group: str, protocol_version: Any, env: Mapping[str, Any],
-               attempt: int) -> dict[str, Any]:
-    """The tags of a trial's MLflow run (``result_key`` and ``attempt`` identify it)."""
+               attempt: int, run_id: str) -> dict[str, Any]:
+    """The tags of a trial's MLflow run (``result_key``, ``attempt`` and the driver's
+    ``run_id`` identify it)."""
     return {"method": method, "dataset": dataset, "preset": preset,
             "bits": ",".join(map(str, bits)), "budget": budget, "seed": seed,
-            "result_key": key, "attempt": attempt, "result_group": group,
+            "result_key": key, "attempt": attempt, "run_id": run_id, "result_group": group,
             "protocol_version": protocol_version,
             "harness_version": env.get("harness_version"), "git_commit": env.get("git_commit")}
 

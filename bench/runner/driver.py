@@ -358,6 +358,7 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
         return records
     finally:
         if parent is not None and parent.logger is not None:
+            parent.logger.close_running_children()  # attempts whose worker died
             parent.logger.end(status)
         manifest.close(results, status.lower())
 

@@ -335,7 +335,7 @@ class _TrialTracker:
                                 preset=cfg.preset_name, bits=cfg.bits, budget=d.budget,
                                 seed=cfg.seed, group=d.group,
                                 protocol_version=d.protocol_version, env=environment(),
-                                attempt=self.attempt))
+                                attempt=self.attempt, run_id=cfg.run_id))
             self.logger.log_params(trial_params(
                 method=cfg.method, method_version=d.method_version, dataset=cfg.dataset,
                 preset=cfg.preset_name, bits=cfg.bits, budget=d.budget, seed=cfg.seed,

@@ -385,7 +385,7 @@ class PromptHash(HashMethod):
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Rebuild the network from this instance's params and load ``path`` into it."""
-        blob = torch.load(Path(path), map_location="cpu", weights_only=False)
+        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
         if self.net is None:  # same seed: a randomly initialised backbone is reproduced
             self.build(seed=blob.get("seed"))
         assert self.net is not None
