@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench run|leaderboard|ls|datasets|validate|train-clip``.
+"""Command line: ``python -m bench run|leaderboard|report|ls|datasets|validate|train-clip``.
 
 User errors (unknown names, bad numbers, unwritable folders, corrupt records) print one line
 ``bench: error: ...`` and exit with code 2, before anything is written.
@@ -117,11 +117,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     paths = write_leaderboard(results_dir)
     print(f"bench: leaderboard {paths['long']} and {paths['markdown']}")
     print(paths["markdown"].read_text())
+    if not args.no_report:
+        _report_after_run(results_dir, args.dataset)
     if failures:
         for key, err in failures.items():
             print(f"bench: trial {key} failed: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def _report_after_run(results_dir: Path, dataset: str) -> None:
+    """The report of the run's dataset (figures, tables, HTML, Markdown; no PDF). A failure
+    here is a warning: the records and the leaderboard are already written."""
+    try:
+        from bench.report import write_report
+
+        manifest = write_report(results_dir, datasets=[dataset])
+        print(f"bench: report {Path(manifest['out']) / 'index.html'}")
+    except Exception as exc:  # noqa: BLE001 - the run's results are safe; say why, go on
+        print(f"bench: warning: report not written ({type(exc).__name__}: {exc}); "
+              f"`python -m bench report --results {results_dir}` retries", file=sys.stderr)
 
 
 def _check_encoder_file(args: argparse.Namespace) -> None:
@@ -250,6 +265,31 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import parse_formats, write_report
+
+    formats = parse_formats(args.format)
+    results_dir = Path(args.results).resolve()
+    if not results_dir.is_dir():
+        raise BenchError(f"results folder {results_dir} does not exist")
+    reference = Path(args.reference).resolve() if args.reference else None
+    if reference is not None and not reference.is_dir():
+        raise BenchError(f"reference folder {reference} does not exist")
+    curve_bits = parse_bits(args.bits)[0] if args.bits else None
+    out = Path(args.out).resolve() if args.out else None
+    manifest = write_report(results_dir, out, datasets=args.dataset or None, formats=formats,
+                            reference_dir=reference, curve_bits=curve_bits,
+                            log=lambda msg: print(msg, flush=True))
+    n_fig = sum(len(d["figures"]) for d in manifest["datasets"].values())
+    n_tab = sum(len(d["tables"]) for d in manifest["datasets"].values())
+    print(f"bench: report of {len(manifest['datasets'])} dataset(s): {n_fig} figures, {n_tab} "
+          f"tables, {len(manifest['published'])} published tables, in {manifest['out']}")
+    pages = {"html": "index.html", "md": "report.md"}
+    for fmt in (f for f in formats if f in pages):
+        print(f"bench: {Path(manifest['out']) / pages[fmt]}")
+    return 0
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     from bench import registry
 
@@ -352,12 +392,32 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="redo finished results")
     r.add_argument("--no-ray", action="store_true",
                    help="run trials one by one in this process (debugging)")
+    r.add_argument("--no-report", action="store_true",
+                   help="skip the report of the run's dataset (RESULTS/report) at the end")
     r.set_defaults(func=cmd_run)
 
     lb = sub.add_parser("leaderboard", help="rebuild the leaderboard tables from the records")
     lb.add_argument("--results", default="results")
     lb.add_argument("--out", default=None, help="output folder (default: the results folder)")
     lb.set_defaults(func=cmd_leaderboard)
+
+    rp = sub.add_parser("report", help="figures, tables and an HTML/Markdown page from the "
+                                       "records and stored codes")
+    rp.add_argument("--results", default="results", help="results folder (default ./results)")
+    rp.add_argument("--dataset", action="append", metavar="D",
+                    help="only this dataset (a name, or a label such as "
+                         "synthetic-features[n_items=1500]); repeatable; default: all")
+    rp.add_argument("--out", default=None, help="output folder (default RESULTS/report)")
+    rp.add_argument("--format", default="html,md,png",
+                    help="comma-separated: html (self-contained page), md (Markdown; writes "
+                         "the PNGs too), png, pdf (vector figures); default html,md,png")
+    rp.add_argument("--bits", default=None, metavar="B",
+                    help="code length of the precision-recall and precision@N curves "
+                         "(default 32 when measured, else the middle one)")
+    rp.add_argument("--reference", default=None, metavar="DIR",
+                    help="published tables (default RESULTS/reference, else the checkout's "
+                         "results/reference)")
+    rp.set_defaults(func=cmd_report)
 
     ls = sub.add_parser("ls", help="list methods or datasets")
     ls.add_argument("what", choices=["methods", "datasets"])

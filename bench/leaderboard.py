@@ -83,11 +83,39 @@ def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def _budget_order(value: str) -> tuple[int, float]:
+def budget_order(value: str) -> tuple[int, float]:
+    """Sort key of a budget label: counts and fractions by value, then 'all'."""
     try:
         return (0, float(value))
     except ValueError:
         return (1, 0.0)
+
+
+# The columns of the long table that define a leaderboard cell: everything but the seed. Every
+# aggregation over seeds (the pivot, the report's figures and tables) groups by these.
+CELL_COLUMNS = ("dataset", "method", "budget", "direction", "bits")
+
+
+def cell_columns(df: pd.DataFrame) -> list[str]:
+    """The grouping columns of a leaderboard cell present in ``df`` (all but the seed)."""
+    return [c for c in CELL_COLUMNS if c in df.columns]
+
+
+def seed_groups(df: pd.DataFrame, extra: tuple[str, ...] = ()):
+    """``df`` grouped into leaderboard cells (rows that differ only by seed), optionally split
+    further by ``extra`` columns; a pandas GroupBy."""
+    return df.groupby([*cell_columns(df), *extra], dropna=False, sort=False)
+
+
+def cell_stats(df: pd.DataFrame, metric: str = "map_all") -> pd.DataFrame:
+    """One row per leaderboard cell: its grouping columns, ``mean``, ``std``, ``count`` of
+    ``metric`` over seeds and ``seeds`` (the sorted seeds of the cell)."""
+    if df.empty:
+        return pd.DataFrame(columns=[*cell_columns(df), "mean", "std", "count", "seeds"])
+    groups = seed_groups(df)
+    stats = groups[metric].agg(["mean", "std", "count"])
+    stats["seeds"] = groups["seed"].agg(lambda s: tuple(sorted(s)))
+    return stats.reset_index()
 
 
 def pivot_table(df: pd.DataFrame, metric: str = "map_all") -> pd.DataFrame:
@@ -96,8 +124,7 @@ def pivot_table(df: pd.DataFrame, metric: str = "map_all") -> pd.DataFrame:
         return pd.DataFrame()
     several_budgets = df.groupby("dataset")["budget"].nunique().max() > 1
     cols = ["dataset"] + (["budget"] if several_budgets else []) + ["direction", "bits"]
-    grouped = df.groupby(["method", *cols], dropna=False)[metric]
-    stats = grouped.agg(["mean", "std", "count"]).reset_index()
+    stats = cell_stats(df, metric)
 
     def cell(r: pd.Series) -> str:
         if pd.isna(r["mean"]):
@@ -110,7 +137,7 @@ def pivot_table(df: pd.DataFrame, metric: str = "map_all") -> pd.DataFrame:
     stats["direction"] = stats["direction"].map(lambda d: DIRECTIONS.get(d, d))
     table = stats.pivot(index="method", columns=cols, values="cell")
     order = sorted(table.columns, key=lambda c: tuple(
-        _budget_order(v) if name == "budget" else (0, v) if name == "bits" else (0, str(v))
+        budget_order(v) if name == "budget" else (0, v) if name == "bits" else (0, str(v))
         for name, v in zip(cols, c if isinstance(c, tuple) else (c,), strict=True)))
     table = table[order]
     table.columns = [" / ".join(str(x) for x in (c if isinstance(c, tuple) else (c,)))
