@@ -121,7 +121,7 @@ def _plain_log(ax, axis: str = "x") -> None:
     """Log scale with plain tick labels (1, 10, 100, 0.001) and no minor labels."""
     target = ax.xaxis if axis == "x" else ax.yaxis
     (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
-    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
     target.set_minor_formatter(NullFormatter())
 
 
@@ -129,29 +129,38 @@ def _line_label(row: str, budgets: dict[str, str]) -> str:
     return f"{row} (budget {budgets[row]})" if len(set(budgets.values())) > 1 else row
 
 
+def _direction_panels(frame: pd.DataFrame, colours: dict[str, str], x: str, y: str,
+                      sort: str, marker: str = "o", err: str | None = None):
+    """A panel per direction, a line per row (``frame``: row, budget, direction, x, y); the
+    line label names the row's budget when the rows' budgets differ. ``err``: a column of
+    ± error bars, drawn where there are several seeds (``count`` > 1)."""
+    fig, axes = _figure(1, 2)
+    budgets = frame.groupby("row")["budget"].first().astype(str).to_dict()
+    for ax, direction in zip(axes[0], DIRECTIONS, strict=True):
+        part = frame[frame["direction"] == direction]
+        for row in sorted(part["row"].unique()):
+            r = part[part["row"] == row].sort_values(sort).dropna(subset=[y])
+            xs, ys = r[x].to_numpy(float), r[y].to_numpy(float)
+            ax.plot(xs, ys, marker=marker, color=colours[row], label=_line_label(row, budgets))
+            if err is not None and (r["count"] > 1).any():
+                ax.errorbar(xs, ys, yerr=np.nan_to_num(r[err].to_numpy(float)), fmt="none",
+                            ecolor=colours[row])
+        ax.set_title(DIRECTION_NAMES[direction])
+    return fig, axes
+
+
 def map_vs_bits(cells: pd.DataFrame, colours: dict[str, str], dataset: str,
                 pdf: bool = False) -> Figure:
     """mAP@all against code length, one panel per direction, one line per row with error bars
     (± std over seeds). ``cells``: cell_stats rows (row, budget, bits, direction, mean, std)."""
     with rc_context(STYLE):
-        fig, axes = _figure(1, 2)
-        budgets = cells.groupby("row")["budget"].first().astype(str).to_dict()
-        all_bits = sorted(cells["bits"].astype(int).unique())
-        for ax, direction in zip(axes[0], DIRECTIONS, strict=True):
-            part = cells[cells["direction"] == direction]
-            for row in sorted(part["row"].unique()):
-                r = part[part["row"] == row].sort_values("bits")
-                x, y = r["bits"].astype(int).to_numpy(), r["mean"].to_numpy(float)
-                err = np.nan_to_num(r["std"].to_numpy(float))
-                ax.plot(x, y, marker="o", color=colours[row], label=_line_label(row, budgets))
-                if (r["count"] > 1).any():
-                    ax.errorbar(x, y, yerr=err, fmt="none", ecolor=colours[row])
-            _log_ticks(ax, all_bits, 2)
-            ax.set_title(DIRECTION_NAMES[direction])
+        fig, axes = _direction_panels(cells, colours, "bits", "mean", "bits", err="std")
+        for ax in axes[0]:
+            _log_ticks(ax, sorted(int(b) for b in cells["bits"].unique()), 2)
             ax.set_xlabel("code length (bits)")
         axes[0, 0].set_ylabel("mAP@all (mean ± std over seeds)")
         _legend(fig, axes)
-        one = set(budgets.values())
+        one = set(cells["budget"].astype(str))
         budget = f", budget {next(iter(one))}" if len(one) == 1 else ""
         return _render(fig, "map_vs_bits", f"{dataset}: mAP@all vs code length{budget}",
                        "Lines: mean over seeds; error bars: ± one standard deviation over seeds.",
@@ -192,19 +201,13 @@ def map_vs_budget(cells: pd.DataFrame, colours: dict[str, str], dataset: str,
 def pr_curves(curves: pd.DataFrame, colours: dict[str, str], dataset: str, bits: int,
               pdf: bool = False) -> Figure:
     """Precision against recall over Hamming radius 0..bits (seed means), a panel per
-    direction. ``curves``: mean_curves rows of curve 'pr' (row, direction, x, precision,
+    direction. ``curves``: mean_curves rows (row, budget, direction, curve, x, precision,
     recall)."""
     with rc_context(STYLE):
-        fig, axes = _figure(1, 2)
-        budgets = curves.groupby("row")["budget"].first().astype(str).to_dict()
-        for ax, direction in zip(axes[0], DIRECTIONS, strict=True):
-            part = curves[(curves["direction"] == direction) & (curves["curve"] == "pr")]
-            for row in sorted(part["row"].unique()):
-                r = part[part["row"] == row].sort_values("x").dropna(subset=["precision"])
-                ax.plot(r["recall"].to_numpy(float), r["precision"].to_numpy(float),
-                        marker=".", color=colours[row], label=_line_label(row, budgets))
+        fig, axes = _direction_panels(curves[curves["curve"] == "pr"], colours, "recall",
+                                      "precision", "x", marker=".")
+        for ax in axes[0]:
             ax.set_xlim(0, 1.02)
-            ax.set_title(DIRECTION_NAMES[direction])
             ax.set_xlabel("recall (fraction of relevant items within radius)")
         axes[0, 0].set_ylabel("precision (fraction relevant)")
         _legend(fig, axes)
@@ -219,16 +222,10 @@ def precision_at_n(curves: pd.DataFrame, colours: dict[str, str], dataset: str, 
                    pdf: bool = False) -> Figure:
     """Precision@N against N (seed means), a panel per direction."""
     with rc_context(STYLE):
-        fig, axes = _figure(1, 2)
-        budgets = curves.groupby("row")["budget"].first().astype(str).to_dict()
-        for ax, direction in zip(axes[0], DIRECTIONS, strict=True):
-            part = curves[(curves["direction"] == direction) & (curves["curve"] == "p_at_n")]
-            for row in sorted(part["row"].unique()):
-                r = part[part["row"] == row].sort_values("x")
-                ax.plot(r["x"].to_numpy(float), r["precision"].to_numpy(float), marker=".",
-                        color=colours[row], label=_line_label(row, budgets))
+        fig, axes = _direction_panels(curves[curves["curve"] == "p_at_n"], colours, "x",
+                                      "precision", "x", marker=".")
+        for ax in axes[0]:
             _plain_log(ax, "x")
-            ax.set_title(DIRECTION_NAMES[direction])
             ax.set_xlabel("N, items retrieved (log scale)")
         axes[0, 0].set_ylabel("precision@N (fraction relevant)")
         _legend(fig, axes)
