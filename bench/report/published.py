@@ -105,7 +105,7 @@ def _matches(record: dict[str, Any], bits: int, match: dict[str, Any]) -> bool:
 
 def measured_cells(ref: Reference, results: Results) -> pd.DataFrame:
     """The leaderboard cells under the table's protocol: cell columns, mean, std, count, seeds,
-    plus ``entity`` (what a measured row is: all cell columns but direction and bits),
+    plus ``entity`` (a measured row: every cell column but direction and bits, as a label),
     ``dataset_name``, ``preset``, ``row_key`` (method name or the parameter's value)."""
     df = results.table
     keep = [_matches(results.record(k), int(b), ref.spec["match"])
@@ -118,8 +118,11 @@ def measured_cells(ref: Reference, results: Results) -> pd.DataFrame:
     first_key = df.groupby(cell_columns(df), dropna=False, sort=False)["result_key"].first()
     stats = cell_stats(df, ref.spec["metric"])
     stats["result_key"] = first_key.to_numpy()
-    entity_cols = [c for c in cell_columns(stats) if c not in ("direction", "bits")]
-    stats["entity"] = stats[entity_cols].astype(str).agg(" · ".join, axis=1)
+    extra = [c for c in cell_columns(stats)
+             if c not in ("direction", "bits", "method", "dataset", "budget")]
+    stats["entity"] = [
+        f"{r['method']} on {r['dataset']}, budget {r['budget']}"
+        + "".join(f", {c} {r[c]}" for c in extra) for _, r in stats.iterrows()]
     rec = stats["result_key"].map(results.record)
     stats["dataset_name"] = rec.map(lambda r: r["dataset"])
     stats["preset"] = rec.map(lambda r: (r.get("preset") or {}).get("name"))
