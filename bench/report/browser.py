@@ -10,6 +10,7 @@ install chromium``). The browser runs in its own process group, which is ended w
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -126,6 +127,10 @@ def _errors(events: list[dict]) -> list[str]:
     return out
 
 
+class BrowserError(RuntimeError):
+    """The browser could not be started or stopped answering."""
+
+
 def check_page(page: Path, screenshot: Path | None = None, width: int = 1280,
                max_height: int = 20000, timeout: float = 60.0,
                chromium: str | None = None) -> PageCheck:
@@ -135,64 +140,83 @@ def check_page(page: Path, screenshot: Path | None = None, width: int = 1280,
     if exe is None:
         raise FileNotFoundError("no Chromium found (apt-get install chromium, or set "
                                 "BENCH_CHROMIUM)")
-    url = Path(page).resolve().as_uri()
+    with tempfile.TemporaryDirectory(prefix="bench-chromium-") as profile:
+        log = Path(profile) / "stderr.log"
+        proc, cdp = _launch(exe, Path(profile), log, width, timeout)
+        try:
+            return _inspect(cdp, Path(page).resolve().as_uri(), screenshot, width, max_height)
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise BrowserError(f"{exe} failed on {page}: {exc}; its last messages: "
+                               f"{' | '.join(tail) or '(none)'}") from None
+        finally:
+            os.close(cdp.w)
+            os.close(cdp.r)
+            _stop(proc)
+
+
+def _launch(exe: str, profile: Path, log: Path, width: int,
+            timeout: float) -> tuple[subprocess.Popen, _Pipe]:
+    """Start the browser with a DevTools pipe: it reads fd 3 and writes fd 4. The child's pipe
+    ends are moved above 9 here and onto 3 and 4 by the bash that execs the browser (so no
+    Python runs between fork and exec; bash, unlike a POSIX sh, redirects fds above 9)."""
     cmd_r, cmd_w = os.pipe()
     out_r, out_w = os.pipe()
+    child_r = fcntl.fcntl(cmd_r, fcntl.F_DUPFD_CLOEXEC, 10)
+    child_w = fcntl.fcntl(out_w, fcntl.F_DUPFD_CLOEXEC, 10)
+    for fd in (cmd_r, out_w):
+        os.close(fd)
+    remap = f'exec "$0" "$@" 3<&{child_r} 4>&{child_w} {child_r}<&- {child_w}>&-'
+    try:
+        with open(log, "wb") as err:
+            proc = subprocess.Popen(
+                [shutil.which("bash") or "/bin/bash", "-c", remap, exe, *FLAGS,
+                 f"--user-data-dir={profile}", f"--window-size={width},900"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                pass_fds=(child_r, child_w), start_new_session=True)
+    except OSError:
+        for fd in (cmd_w, out_r):
+            os.close(fd)
+        raise
+    finally:
+        os.close(child_r)
+        os.close(child_w)
+    return proc, _Pipe(cmd_w, out_r, timeout)
 
-    def child_fds() -> None:  # runs in the child: the browser reads fd 3, writes fd 4
-        a, b = os.dup(cmd_r), os.dup(out_w)
-        os.dup2(a, 3)
-        os.dup2(b, 4)
-        os.set_inheritable(3, True)
-        os.set_inheritable(4, True)
 
-    with tempfile.TemporaryDirectory(prefix="bench-chromium-") as profile:
-        proc = subprocess.Popen(
-            [exe, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},900"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=child_fds, close_fds=False,  # fds are non-inheritable (PEP 446) but
-            start_new_session=True)                  # the two made so in child_fds
-        os.close(cmd_r)
-        os.close(out_w)
-        check = PageCheck()
-        try:
-            cdp = _Pipe(cmd_w, out_r, timeout)
-            target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = cdp.send("Target.attachToTarget",
-                               {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Page", "Runtime", "Log", "Network"):
-                cdp.send(f"{domain}.enable", session=session)
-            cdp.send("Emulation.setDeviceMetricsOverride",
-                     {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
-                     session=session)
-            cdp.send("Page.navigate", {"url": url}, session=session)
-            cdp.wait_event("Page.loadEventFired")
-            probe = cdp.send("Runtime.evaluate", {"expression": PAGE_PROBE,
-                                                  "returnByValue": True}, session=session)
-            info = json.loads(probe["result"]["value"])
-            check.title, check.height = info["title"], int(info["height"])
-            check.images, check.figures = info["images"], info["figures"]
-            check.tables, check.headings = info["tables"], info["headings"]
-            if screenshot is not None:
-                height = min(check.height, max_height)
-                shot = cdp.send("Page.captureScreenshot", {
-                    "format": "png", "captureBeyondViewport": True,
-                    "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}},
-                    session=session)
-                Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
-                Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
-                check.screenshot = Path(screenshot)
-            check.errors = _errors(cdp.events)
-            bad = [i for i, (c, w, _) in enumerate(check.images) if not (c and w > 0)]
-            check.errors += [f"image {i} did not decode" for i in bad]
-            try:
-                cdp.send("Browser.close")
-            except (RuntimeError, TimeoutError, OSError):
-                pass
-        finally:
-            os.close(cmd_w)
-            os.close(out_r)
-            _stop(proc)
+def _inspect(cdp: _Pipe, url: str, screenshot: Path | None, width: int,
+             max_height: int) -> PageCheck:
+    target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})
+    sid = session["sessionId"]
+    for domain in ("Page", "Runtime", "Log", "Network"):
+        cdp.send(f"{domain}.enable", session=sid)
+    cdp.send("Emulation.setDeviceMetricsOverride",
+             {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+             session=sid)
+    cdp.send("Page.navigate", {"url": url}, session=sid)
+    cdp.wait_event("Page.loadEventFired")
+    probe = cdp.send("Runtime.evaluate", {"expression": PAGE_PROBE, "returnByValue": True},
+                     session=sid)
+    info = json.loads(probe["result"]["value"])
+    check = PageCheck(title=info["title"], height=int(info["height"]), images=info["images"],
+                      figures=info["figures"], tables=info["tables"],
+                      headings=info["headings"])
+    if screenshot is not None:
+        clip = {"x": 0, "y": 0, "width": width, "height": min(check.height, max_height),
+                "scale": 1}
+        shot = cdp.send("Page.captureScreenshot", {"format": "png", "clip": clip,
+                                                   "captureBeyondViewport": True}, session=sid)
+        Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
+        Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
+        check.screenshot = Path(screenshot)
+    check.errors = _errors(cdp.events)
+    check.errors += [f"image {i} did not decode"
+                     for i, (done, w, _) in enumerate(check.images) if not (done and w > 0)]
+    try:
+        cdp.send("Browser.close")
+    except (RuntimeError, TimeoutError, OSError):
+        pass  # it is stopped by process group anyway
     return check
 
 
@@ -211,5 +235,3 @@ def _stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    if proc.stderr is not None:
-        proc.stderr.close()
