@@ -3,7 +3,7 @@ published vs measured, costs, the end-of-run hook and the page in a real headles
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import io
 import json
 import re
@@ -127,8 +127,8 @@ def test_pr_and_precision_at_n_equal_the_engine_on_the_stored_codes(report, resu
     assert keys == set(head["result_key"])  # every seed of every row at 32 bits
     store = ResultStore(results)
     for key in sorted(keys)[:3]:
-        rec = next(r for r in store.load_records() if r["key"] == key)
-        z = load_codes(results / rec["codes_file"])
+        rec = next(r for r in store.load_records() if r.key == key)
+        z = load_codes(results / rec.codes["file"])
         for direction, (q, r) in {"i2t": ("q_img_32", "r_txt_32"),
                                   "t2i": ("q_txt_32", "r_img_32")}.items():
             mine = curves[(curves["result_key"] == key) & (curves["direction"] == direction)]
@@ -146,7 +146,7 @@ def test_pr_and_precision_at_n_equal_the_engine_on_the_stored_codes(report, resu
             assert got_p == pytest.approx(want["precision"], abs=1e-12)
             # the stored summary of the trial says the same
             assert want["recall"] == pytest.approx(
-                rec["metrics"]["32"][direction]["pr_curve"]["recall"], abs=1e-12)
+                rec.metrics["32"][direction]["pr_curve"]["recall"], abs=1e-12)
     # the figure's lines are the seed means of those values
     fig = figure(report, "precision_at_n_32")
     for panel, direction in zip(fig["panels"], ("i2t", "t2i"), strict=True):
@@ -189,9 +189,9 @@ def test_costs_table(report, results):
     assert (costs["latency_ms"] > 0).all() and (costs["n_database"] == 1300).all()
     assert (costs["encode_both_items_s"] > 0).all()
     recs = [r for r in ResultStore(results).load_records()
-            if r["method"] == "lsh" and r["bits"] == [16] and r["budget"] == "400"]
+            if r.method == "lsh" and r.bits == [16] and r.budget == "400"]
     lsh16 = costs[(costs["row"] == "lsh") & (costs["bits"] == 16)].iloc[0]
-    assert lsh16["fit_s_mean"] == pytest.approx(np.mean([r["timing"]["fit_s"] for r in recs]))
+    assert lsh16["fit_s_mean"] == pytest.approx(np.mean([r.timing["fit_s"] for r in recs]))
 
 
 def _reference(folder: Path) -> Path:
@@ -241,16 +241,19 @@ def test_published_gnah_table_matches_variants_and_datasets(results, tmp_path):
     80 pairs, 32 bits) lands in the 'MIR Flickr / w/o l_c' row and nowhere else."""
     copy_root = tmp_path / "res"
     store = ResultStore(copy_root)
-    base = next(r for r in ResultStore(results).load_records() if r["bits"] == [32])
+    base = next(r for r in ResultStore(results).load_records() if r.bits == [32])
     for seed, (a, b) in ((42, (0.55, 0.56)), (1, (0.57, 0.60))):
-        rec = copy.deepcopy(base)
-        rec.update(key=f"gnah-mir-{seed}", method="gnah", dataset="mirflickr25k",
-                   dataset_options={}, budget="80", seed=seed, bits=[32],
-                   params={"variant": "no_lc"}, preset={**rec["preset"], "name": "gnah"},
-                   codes_file="codes/none.npz")
-        rec["metrics"] = {"32": {"i2t": {**rec["metrics"]["32"]["i2t"], "map_all": a},
-                                 "t2i": {**rec["metrics"]["32"]["t2i"], "map_all": b}}}
-        store.write_record(rec)
+        definition = {**base.definition, "method": "gnah", "dataset": "mirflickr25k",
+                      "dataset_options": {}, "budget": "80", "seed": seed, "bits": [32],
+                      "params": {"variant": "no_lc"},
+                      "preset": {**base.preset, "name": "gnah"}}
+        metrics = {"32": {"i2t": {**base.metrics["32"]["i2t"], "map_all": a},
+                          "t2i": {**base.metrics["32"]["t2i"], "map_all": b}}}
+        store.write_record(dataclasses.replace(
+            base, key=f"gnah-mir-{seed}", group="", definition=definition, method="gnah",
+            dataset="mirflickr25k", dataset_options={}, budget="80", seed=seed, bits=[32],
+            params={"variant": "no_lc"}, preset=definition["preset"], metrics=metrics,
+            codes={"file": "codes/none.npz", "sha256": None}))
     reference = Path(__file__).resolve().parents[1] / "results" / "reference"
     write_report(copy_root, tmp_path / "out", formats=["md"], reference_dir=reference,
                  latency_queries=5)
@@ -269,6 +272,35 @@ def test_published_gnah_table_matches_variants_and_datasets(results, tmp_path):
                     & (wiki["bits"] == 128), "published"].item() == 0.670
     md = (tmp_path / "out" / "report.md").read_text()
     assert "No measured result under this protocol" in md  # the Wiki table, with its command
+
+
+def test_failed_seed_is_named_and_the_rest_still_reported(results, tmp_path):
+    """A failed trial (its record, status 'failed') appears in the leaderboard cell it belongs
+    to and in the summary; the finished seeds are reported as usual."""
+    import shutil
+
+    from bench.schema import ErrorInfo
+
+    root = tmp_path / "res"
+    shutil.copytree(results / "records", root / "records")
+    shutil.copytree(results / "codes", root / "codes")
+    store = ResultStore(root)
+    base = next(r for r in store.load_records() if r.method == "lsh" and r.bits == [16]
+                and r.budget == "400")
+    definition = {**base.definition, "seed": 7}
+    store.write_record(dataclasses.replace(
+        base, key=base.key.replace("-s0-", "-s7-").replace("-s1-", "-s7-") + "f",
+        status="failed", definition=definition, seed=7, metrics={}, codes=None,
+        error=ErrorInfo(type="RuntimeError", message="boom", stage="fit"),
+        run={**base.run, "seeds": [0, 1, 7]}))
+    manifest = write_report(root, tmp_path / "out", formats=["md"], latency_queries=5)
+    board = next(t for t in manifest["datasets"][DATASET]["tables"] if t["name"] == "leaderboard")
+    lsh = next(r for r in board["rows"] if r[0] == "lsh")
+    cell = lsh[board["columns"].index("400 / I→T / 16")]
+    assert "failed: seed 7" in cell and "n=2/3" in cell
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "(1 failed, listed in the leaderboard cells)" in md
+    assert {f["name"] for f in manifest["datasets"][DATASET]["figures"]} == FIGURES
 
 
 def test_html_is_self_contained(report):

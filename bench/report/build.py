@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
 from bench.leaderboard import cell_stats, pivot_table, seed_groups
+from bench.schema import ResultRecord
 
 from . import figures as F
 from .costs import LATENCY_QUERIES, cost_table
@@ -51,26 +51,31 @@ def choose_bits(available: list[int], requested: int | None) -> int:
     return sorted(available)[(len(available) - 1) // 2]
 
 
-def protocol_line(records: list[dict[str, Any]], what: str) -> str:
+def protocol_line(records: list[ResultRecord], what: str) -> str:
     """How the numbers of a table were made: metric, ranking and ties, relevance, empty
-    queries, split, selection rule, aggregation over seeds."""
+    queries, split, validation and selection rules, aggregation over seeds."""
     protocols = {(p.get("version"), p.get("ties"), p.get("relevance"), p.get("empty_queries"))
-                 for p in (r.get("protocol") or {} for r in records)}
+                 for p in (r.protocol for r in records if r.finished)}
     parts = [what]
     for version, ties, relevance, empty in sorted(protocols, key=str):
         parts.append(f"Hamming ranking, ties {ties}; relevance: {relevance}; empty queries "
                      f"{empty}; metric protocol v{version}")
     splits = {}
     for r in records:
-        p, s = r.get("preset") or {}, (r.get("split") or {}).get("sizes") or {}
-        how = "a fixed split" if p.get("fixed") else "a split seeded by the trial seed"
-        splits[p.get("name")] = (f"preset {p.get('name')} ({how}: {s.get('query')} queries, "
-                                 f"never used for training or selection; {s.get('retrieval')} "
-                                 f"retrieval items; {s.get('validation')} of them validate)")
+        s = r.split.get("sizes") or {}
+        how = "a fixed split" if r.preset.get("fixed") else "a split seeded by the trial seed"
+        splits[r.preset.get("name")] = (
+            f"preset {r.preset.get('name')} ({how}: {s.get('query')} queries, never used for "
+            f"training or selection; {s.get('retrieval')} retrieval items; "
+            f"{s.get('validation')} of them validate)")
     parts.append("Split: " + "; ".join(splits[k] for k in sorted(splits, key=str)))
-    rules = {}
+    validation = {r.validation.get("rule") for r in records if r.validation.get("rule")}
+    if validation:
+        parts.append("Validation: " + "; ".join(sorted(validation)))
+    rules: dict[str, set[str]] = {}
     for r in records:
-        rules.setdefault(r.get("selection") or "not recorded", set()).add(r["method"])
+        if r.finished:
+            rules.setdefault(r.selection or "not recorded", set()).add(r.method)
     if len(rules) == 1:
         parts.append(f"Selection: {next(iter(rules))} (every method)")
     else:
@@ -79,18 +84,14 @@ def protocol_line(records: list[dict[str, Any]], what: str) -> str:
     return ". ".join(parts) + "."
 
 
-def _strip_dataset(columns, dataset: str) -> list[str]:
-    prefix = f"{dataset} / "
-    return [c[len(prefix):] if str(c).startswith(prefix) else str(c) for c in columns]
-
-
-def leaderboard_table(df: pd.DataFrame, dataset: str, protocol: str) -> Table:
-    pivot = pivot_table(df)
-    pivot.columns = _strip_dataset(pivot.columns, dataset)
-    display = pivot.reset_index().rename(columns={"method": "method"})
-    stats = cell_stats(df)
-    return Table("leaderboard", "Leaderboard: mAP@all (columns: [budget /] direction / bits)",
-                 protocol, display, stats)
+def leaderboard_table(df: pd.DataFrame, records: list[ResultRecord], protocol: str) -> Table:
+    """The leaderboard of one dataset, as ``bench leaderboard`` builds it (failed and missing
+    seeds named in the cells)."""
+    pivot = pivot_table(records)
+    display = pivot.reset_index() if not pivot.empty else pivot
+    return Table("leaderboard",
+                 "Leaderboard: mAP@all and tie-aware mAP (columns: [budget /] direction / bits)",
+                 protocol, display, cell_stats(df))
 
 
 def seed_stats_table(df: pd.DataFrame, protocol: str) -> Table:
@@ -102,7 +103,7 @@ def seed_stats_table(df: pd.DataFrame, protocol: str) -> Table:
         for metric, title in METRICS.items():
             if f"{metric}_mean" in data.columns:
                 line[title] = mean_std(r[f"{metric}_mean"], r[f"{metric}_std"],
-                                       int(r[f"{metric}_n"]))
+                                       int(r[f"{metric}_n"]), of=int(r.get("requested", 0)))
         line["seeds"] = r["seeds"]
         lines.append(line)
     return Table("seed_statistics", "Seed statistics: every cell, mean ± std (n)", protocol,
@@ -156,11 +157,14 @@ def dataset_section(results: Results, dataset: str, colours: dict[str, str],
                     curve_bits: int | None, pdf: bool, latency_queries: int,
                     log: Callable[[str], None]) -> Section:
     df = results.of_dataset(dataset)
-    records = [results.record(k) for k in dict.fromkeys(df["result_key"])]
+    records = results.records_of(list(dict.fromkeys(df["result_key"])))
     budgets = sorted_budgets(df["budget"])
     bits = sorted(int(b) for b in df["bits"].unique())
-    summary = [f"{len(records)} results: {df['row'].nunique()} rows, bits {bits}, budgets "
-               f"{budgets}, seeds {sorted(int(x) for x in df['seed'].unique())}."]
+    n_failed = sum(not r.finished for r in records)
+    summary = [f"{len(records) - n_failed} finished results"
+               + (f" ({n_failed} failed, listed in the leaderboard cells)" if n_failed else "")
+               + f": {df['row'].nunique()} rows, bits {bits}, budgets {budgets}, seeds "
+               f"{sorted(int(x) for x in df['seed'].unique())}."]
     proto_map = protocol_line(records, "mAP@all, mean ± std over seeds (n = seeds)")
     sec = Section(dataset, summary)
     head = headline_rows(df)
@@ -195,7 +199,7 @@ def dataset_section(results: Results, dataset: str, colours: dict[str, str],
         sec.figures.append(F.cost_bars(costs, colours, dataset, pdf))
         sec.figures.append(F.map_vs_fit_time(cells, costs, colours, dataset, pdf))
 
-    sec.tables.append(leaderboard_table(df, dataset, proto_map))
+    sec.tables.append(leaderboard_table(df, records, proto_map))
     sec.tables.append(seed_stats_table(df, proto_map))
     sec.tables.append(paired_table(df, proto_map))
     n_db = costs["n_database"].dropna() if not costs.empty else pd.Series(dtype=float)
@@ -233,10 +237,9 @@ def build_report(results: Results, references: list[Reference], curve_bits: int 
     sections = [dataset_section(results, d, colours, curve_bits, pdf, latency_queries, log)
                 for d in results.datasets()]
     published = [published_table(ref, results) for ref in references]
-    commits = sorted({(r.get("environment") or {}).get("git_commit") or "?"
-                      for r in results.records.values()})
+    commits = sorted({r.environment.get("git_commit") or "?" for r in results.records.values()})
     header = [f"Results folder: {results.root}",
-              f"{len(results.records)} finished results; datasets: "
+              f"{len(results.table['result_key'].unique())} finished results; datasets: "
               f"{', '.join(results.datasets())}; code versions (git): {', '.join(commits)}",
               f"Built {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; directions: "
               + ", ".join(f"{v} = {k}" for k, v in SHORT_DIRECTION.items())]

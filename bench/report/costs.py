@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bench.leaderboard import seed_groups
 from bench.metrics import hamming_rank
+from bench.schema import ResultRecord
 
 from .curves import DIRECTION_CODES
 
@@ -27,12 +27,12 @@ def code_bytes(bits: int) -> tuple[float, int]:
     return bits / 8, 8 * ((bits + 63) // 64)
 
 
-def encode_throughput(record: dict[str, Any]) -> dict[str, float]:
+def encode_throughput(record: ResultRecord) -> dict[str, float]:
     """Items per second of encoding, from a record's timing: per modality when the record has
     ``timing.encode_image_s`` / ``encode_text_s``, else both modalities together (the trial's
     ``encode_s`` times image and text encoding of the query and retrieval sets in one span)."""
-    timing = record.get("timing") or {}
-    sizes = (record.get("split") or {}).get("sizes") or {}
+    timing = record.timing or {}
+    sizes = (record.split or {}).get("sizes") or {}
     items = sizes.get("query", 0) + sizes.get("retrieval", 0)
     out = {}
     for modality in ("image", "text"):
@@ -59,7 +59,7 @@ def query_latency_ms(codes: dict[str, np.ndarray], bits: int,
     return float(np.median(times)) / 1e6
 
 
-def cost_table(rows: pd.DataFrame, record_of: Callable[[str], dict[str, Any]],
+def cost_table(rows: pd.DataFrame, record_of: Callable[[str], ResultRecord],
                codes_of: Callable[[str], dict[str, np.ndarray] | None],
                latency_queries: int = LATENCY_QUERIES) -> pd.DataFrame:
     """One row per leaderboard row × bits of ``rows`` (a long table at one budget per row)."""
@@ -82,7 +82,7 @@ def cost_table(rows: pd.DataFrame, record_of: Callable[[str], dict[str, Any]],
         fit = cell["fit_time_s"].astype(float)
         raw, packed = code_bytes(bits)
         row = {"row": first["row"], "budget": first["budget"], "bits": bits,
-               "n": len(cell), "multi_bit": any(len(r.get("bits") or []) > 1 for r in records),
+               "n": len(cell), "multi_bit": any(len(r.bits) > 1 for r in records),
                "fit_s_mean": fit.mean(), "fit_s_std": fit.std(ddof=1) if len(fit) > 1 else np.nan}
         for modality in ("image", "text", "both"):
             vals = [s[modality] for s in speeds if modality in s]

@@ -32,8 +32,9 @@ import yaml
 
 from bench.errors import BenchError
 from bench.leaderboard import cell_columns, cell_stats
+from bench.schema import ResultRecord
 
-from .data import SHORT_DIRECTION, Results
+from .data import SHORT_DIRECTION, Results, row_labels
 from .tables import Table, fmt, mean_std
 
 NOT_PUBLISHED = "(not published)"
@@ -96,16 +97,15 @@ def load_references(folder: Path | None) -> list[Reference]:
     return [load_reference(p) for p in sorted(Path(folder).glob("*.yaml"))]
 
 
-def _matches(record: dict[str, Any], bits: int, match: dict[str, Any]) -> bool:
-    have = {"dataset": record["dataset"], "method": record["method"],
-            "preset": (record.get("preset") or {}).get("name"), "budget": record["budget"],
-            "bits": bits}
+def _matches(record: ResultRecord, bits: int, match: dict[str, Any]) -> bool:
+    have = {"dataset": record.dataset, "method": record.method,
+            "preset": record.preset.get("name"), "budget": record.budget, "bits": bits}
     return all(str(have.get(k)) in {str(v) for v in _as_list(want)} for k, want in match.items())
 
 
 def measured_cells(ref: Reference, results: Results) -> pd.DataFrame:
     """The leaderboard cells under the table's protocol: cell columns, mean, std, count, seeds,
-    plus ``entity`` (a measured row: every cell column but direction and bits, as a label),
+    plus ``entity`` (a measured row: its row label, dataset and budget),
     ``dataset_name``, ``preset``, ``row_key`` (method name or the parameter's value)."""
     df = results.table
     keep = [_matches(results.record(k), int(b), ref.spec["match"])
@@ -118,17 +118,14 @@ def measured_cells(ref: Reference, results: Results) -> pd.DataFrame:
     first_key = df.groupby(cell_columns(df), dropna=False, sort=False)["result_key"].first()
     stats = cell_stats(df, ref.spec["metric"])
     stats["result_key"] = first_key.to_numpy()
-    extra = [c for c in cell_columns(stats)
-             if c not in ("direction", "bits", "method", "dataset", "budget")]
-    stats["entity"] = [
-        f"{r['method']} on {r['dataset']}, budget {r['budget']}"
-        + "".join(f", {c} {r[c]}" for c in extra) for _, r in stats.iterrows()]
+    stats["entity"] = (row_labels(stats) + " on " + stats["dataset"].astype(str) + ", budget "
+                       + stats["budget"].astype(str))
     rec = stats["result_key"].map(results.record)
-    stats["dataset_name"] = rec.map(lambda r: r["dataset"])
-    stats["preset"] = rec.map(lambda r: (r.get("preset") or {}).get("name"))
+    stats["dataset_name"] = rec.map(lambda r: r.dataset)
+    stats["preset"] = rec.map(lambda r: r.preset.get("name"))
     param = ref.spec["row"].get("param")
-    stats["row_key"] = rec.map(lambda r: (r.get("params") or {}).get(param) if param
-                               else r["method"])
+    stats["row_key"] = rec.map(lambda r: {**r.resolved_params, **r.params}.get(param) if param
+                               else r.method)
     return stats
 
 

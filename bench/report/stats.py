@@ -14,8 +14,9 @@ METRICS = {"map_all": "mAP@all", "map_tie_aware": "tie-aware mAP"}
 
 
 def seed_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell: budget, bits, direction, row, then mean, std, n and seeds of every
-    metric in ``METRICS`` (numbers, not strings: the renderers format them)."""
+    """One row per cell: budget, bits, direction, row, then mean, std, n of every metric in
+    ``METRICS``, the finished ``seeds`` and ``requested`` (seeds the runs asked for) - numbers,
+    not strings: the renderers format them."""
     base = cell_stats(df, "map_all")
     base["row"] = row_labels(base)
     out = base[["row", "budget", "bits", "direction"]].copy()
@@ -27,6 +28,8 @@ def seed_table(df: pd.DataFrame) -> pd.DataFrame:
         out[f"{metric}_std"] = st["std"].to_numpy()
         out[f"{metric}_n"] = st["count"].to_numpy()
     out["seeds"] = base["seeds"].map(lambda s: ",".join(str(x) for x in s))
+    if "requested" in df.columns:  # how many seeds the runs asked for (0: not recorded)
+        out["requested"] = seed_groups(df)["requested"].max().to_numpy()
     out["direction"] = out["direction"].map(SHORT_DIRECTION)
     order = sorted_budgets(out["budget"])
     out["_b"] = out["budget"].astype(str).map(order.index)

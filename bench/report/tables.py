@@ -27,13 +27,16 @@ def fmt(value: float | None, digits: int = 4, signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
-def mean_std(mean: float, std: float | None, n: int, digits: int = 4) -> str:
-    """``0.8318 ± 0.0012 (n=3)``; a single value (n=1) without ± and n; ``—`` if missing."""
+def mean_std(mean: float, std: float | None, n: int, digits: int = 4,
+             of: int | None = None) -> str:
+    """``0.8318 ± 0.0012 (n=3)`` (``n=2 of 3`` when ``of`` seeds were asked for and fewer
+    finished); no ± for a single value; ``—`` if missing."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)) or n == 0:
         return "—"
+    count = f"n={n}" + (f" of {of}" if of and of > n else "")
     if n > 1 and std is not None and not math.isnan(std):
-        return f"{mean:.{digits}f} ± {std:.{digits}f} (n={n})"
-    return f"{mean:.{digits}f} (n=1)"
+        return f"{mean:.{digits}f} ± {std:.{digits}f} ({count})"
+    return f"{mean:.{digits}f} ({count})"
 
 
 def number(value: float | None, digits: int = 3) -> str:

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.results import atomic_write_bytes, json_safe
+from bench.files import atomic_write_bytes
+from bench.schema import json_safe
 
 from .build import Report, build_report
 from .costs import LATENCY_QUERIES
@@ -67,7 +68,7 @@ def write_report(results_dir: Path, out_dir: Path | None = None, *,
     ``report.json``) with the output folder under ``"out"`` and every written path under
     ``"files"``. The Markdown page needs the PNGs, so ``md`` writes them too."""
     formats = parse_formats(formats)
-    results = load_results(Path(results_dir), datasets)
+    results = load_results(Path(results_dir), datasets, warn=log)
     out = Path(out_dir or Path(results_dir) / "report").resolve()
     refs = load_references(reference_dir or default_reference_dir(Path(results_dir)))
     report = build_report(results, refs, curve_bits, pdf="pdf" in formats,
