@@ -7,6 +7,8 @@ results (``data``) -> seed statistics (``stats``), curves from codes (``curves``
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -187,7 +189,6 @@ def dataset_section(results: Results, dataset: str, colours: dict[str, str],
         sec.notes.append(f"{len(missing)} result(s) have no readable codes file; their "
                          f"curves and latency are left out: {', '.join(missing[:5])}"
                          f"{' ...' if len(missing) > 5 else ''}")
-    curves_data = pd.DataFrame()
     if not per_seed.empty:
         curves_data = mean_curves(per_seed)
         sec.figures.append(F.pr_curves(curves_data, colours, dataset, b, pdf))
@@ -205,7 +206,8 @@ def dataset_section(results: Results, dataset: str, colours: dict[str, str],
     n_db = costs["n_database"].dropna() if not costs.empty else pd.Series(dtype=float)
     sec.tables.append(costs_table(costs, (
         "Each row's largest budget. Fit and encode: wall-clock seconds measured in the trial "
-        "(mean ± std over seeds; encode covers the query and retrieval sets). Code bytes: "
+        "(mean ± std over seeds; fit is the span of the method's fit, its progress reports to "
+        "Ray Tune and MLflow included; encode covers the query and retrieval sets). Code bytes: "
         "bits / 8 (the engine's uint64 layout in brackets). Query latency: median time to rank "
         f"the whole retrieval set ({int(n_db.iloc[0]) if len(n_db) else '?'} items) for one "
         f"query by Hamming distance (packed codes, popcount, stable sort), {latency_queries} "
@@ -223,9 +225,6 @@ def dataset_section(results: Results, dataset: str, colours: dict[str, str],
 
 
 def _machine() -> str:
-    import os
-    import platform
-
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{platform.machine()}, {os.cpu_count()} CPUs, load {load:.1f}"
 
