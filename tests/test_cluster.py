@@ -31,7 +31,7 @@ from bench.results import ResultStore
 
 HERE = Path(__file__).resolve().parent
 DATA = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=400", "--preset", "small",
-        "--bits", "16"]
+        "--bits", "16", "--no-report"]
 
 
 def install_plugin(root: Path) -> Path:

@@ -17,9 +17,9 @@ request. The steps are public so that other drivers can reuse them:
    or in this process. One trial's failure never stops the others; every trial leaves a
    record, and a trial whose worker died without one (after its infrastructure retries, see
    :mod:`bench.runner.tune`) gets a ``failed`` record from the driver.
-4. :func:`run` - all of the above, then the leaderboard. With ``--address`` the cluster is
-   joined and checked (reachable, authenticated, able to host every trial's CPU/GPU request)
-   before any data is loaded.
+4. :func:`run` - all of the above, then the leaderboard and the report of the run's dataset.
+   With ``--address`` the cluster is joined and checked (reachable, authenticated, able to host
+   every trial's CPU/GPU request) before any data is loaded.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class RunRequest:
     force: bool = False  #: redo finished trials
     execution: Execution = field(default_factory=Execution)
     command: str = ""  #: the command line, for the MLflow parent run
+    report: bool = True  #: end with the report of the run's dataset (bench.report)
 
     @property
     def results_path(self) -> Path:
@@ -115,6 +116,7 @@ class RunSummary:
     skipped: list[str]
     records: list[ResultRecord]  #: the records this run wrote (finished and failed)
     leaderboard: dict[str, Path] | None = None
+    report: Path | None = None  #: the report page, when one was written
 
     @property
     def failed(self) -> list[ResultRecord]:
@@ -456,8 +458,22 @@ def collect_records(configs: Sequence[TrialConfig], errors: Mapping[str, str | N
 # --------------------------------------------------------------------------- 4. run
 
 
+def run_report(req: RunRequest, log: Log = print) -> Path | None:
+    """The report of the run's dataset (figures, tables, HTML and Markdown; no PDF). A failure
+    is a warning: the records and the leaderboard are already written."""
+    try:
+        from bench.report import write_report
+
+        manifest = write_report(req.results_path, datasets=[req.dataset])
+    except Exception as exc:  # noqa: BLE001 - the results are safe; say why and go on
+        log(f"bench: warning: report not written ({type(exc).__name__}: {exc}); "
+            f"`python -m bench report --results {req.results_path}` retries")
+        return None
+    return Path(manifest["out"]) / "index.html"
+
+
 def run(req: RunRequest, log: Log = print) -> RunSummary:
-    """Check, (join the cluster,) plan, execute, rebuild the leaderboard."""
+    """Check, (join the cluster,) plan, execute, rebuild the leaderboard, write the report."""
     from bench.leaderboard import write_leaderboard
 
     check_request(req)
@@ -475,8 +491,9 @@ def run(req: RunRequest, log: Log = print) -> RunSummary:
 
     records = execute(p.todo, req, run_id, log, sweep=sweep_id([c.key for c in p.configs]))
     paths = write_leaderboard(req.results_path, warn=log)
+    report = run_report(req, log) if req.report else None
     return RunSummary(run_id=run_id, results_dir=req.results_path, planned=len(p.configs),
-                      skipped=p.skipped, records=records, leaderboard=paths)
+                      skipped=p.skipped, records=records, leaderboard=paths, report=report)
 
 
 def _join_cluster(req: RunRequest, log: Log) -> None:
