@@ -38,6 +38,10 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     import ray
 
+    if address and address.startswith("ray://"):
+        raise BenchError(f"--address {address}: Ray Client addresses (ray://) are not "
+                         "supported; give the GCS address HOST:PORT (port 6379 by default) and "
+                         "run the driver on a cluster node (ray exec / ray job submit)")
     if ray.is_initialized():
         return
     if address:
@@ -55,10 +59,6 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
 def gcs_target(address: str) -> tuple[str, int]:
     """The (host, port) Ray will dial for ``address`` (``auto`` resolved, loopback rewritten
     as Ray rewrites it); a BenchError when it resolves to nothing."""
-    if address.startswith("ray://"):
-        raise BenchError(f"--address {address}: Ray Client addresses (ray://) are not "
-                         "supported; give the GCS address HOST:PORT (port 6379 by default) and "
-                         "run the driver on a cluster node (ray exec / ray job submit)")
     try:
         from ray._private.services import canonicalize_bootstrap_address
 
