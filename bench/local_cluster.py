@@ -189,6 +189,7 @@ class LocalCluster:
         self.stop()
 
     def start(self) -> LocalCluster:
+        self.root.mkdir(parents=True, exist_ok=True)
         self.token_file.write_text(secrets.token_hex(32))
         self.token_file.chmod(0o600)
         self.gcs_port = free_port()

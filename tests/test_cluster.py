@@ -6,10 +6,10 @@ server``. Methods come from ``cluster_faults.py``, installed on every node as a 
 plugin (an entry point on the nodes' ``PYTHONPATH``).
 
 In the default run: one sweep across the nodes (records name their node, a method error is a
-failed record and not retried, the others finish), and the one-line refusals (no cluster at the
-address, wrong token, a GPU request no node can satisfy). The four fault scenarios (a worker
-node dies, the driver is SIGKILLed, the MLflow server dies, infrastructure retries up to the
-limit) and a node that cannot see the results folder are ``slow``.
+failed record and not retried, the others finish, one MLflow parent run). ``slow``: the four
+fault scenarios (a worker node dies, the driver is SIGKILLed, the MLflow server dies,
+infrastructure retries up to the limit), a node that cannot see the results folder, and the
+one-line refusals of a wrong token and of a GPU request no node can satisfy.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.local_cluster import LocalCluster, MlflowServer, free_port, group_pids
+from bench.local_cluster import LocalCluster, MlflowServer, group_pids
 from bench.results import ResultStore
 
 HERE = Path(__file__).resolve().parent
@@ -166,19 +166,18 @@ def test_sweep_across_nodes_with_a_method_error(cluster, tmp_path):
     assert manifest["status"] == "failed" and manifest["parent_run_id"] in parents
 
 
+@pytest.mark.slow
 def test_one_line_refusals(cluster, tmp_path):
-    """No cluster at the address, a wrong token, and a GPU request that no node can satisfy:
-    each one line, exit 2, within seconds, before any data is loaded."""
+    """A wrong token and a GPU request that no node can satisfy: each one line, exit 2, within
+    seconds, before any data is loaded (no cluster at the address: test_ray_session.py)."""
     env = driver_env(cluster)
-    args = ["run", "--methods", "fault", *DATA, "--results", str(tmp_path / "r")]
+    (tmp_path / "wrong").write_text("0" * 64)
+    args = ["run", "--methods", "fault", *DATA, "--results", str(tmp_path / "r"),
+            "--address", cluster.address]
     for extra, extra_env, expected in [
-        (["--address", f"127.0.0.1:{free_port()}"], {}, "no Ray cluster at 127.0.0.1:"),
-        (["--address", cluster.address], {"RAY_AUTH_TOKEN_PATH": str(tmp_path / "wrong")},
-         "refused this driver"),
-        (["--address", cluster.address, "--gpus-per-trial", "1"], {},
-         "needs 1 GPU per trial, but no node of the Ray cluster"),
+        ([], {"RAY_AUTH_TOKEN_PATH": str(tmp_path / "wrong")}, "refused this driver"),
+        (["--gpus-per-trial", "1"], {}, "needs 1 GPU per trial, but no node of the Ray cluster"),
     ]:
-        (tmp_path / "wrong").write_text("0" * 64)
         t0 = time.monotonic()
         out = bench([*args, *extra], {**env, **extra_env}, timeout=120)
         took = time.monotonic() - t0
@@ -237,9 +236,11 @@ def test_driver_killed_mid_sweep(cluster, mlflow_server, tmp_path):
     try:
         wait_for(lambda: len(all_records(results)) >= 1 and running_attempts(results),
                  300, "a finished trial and a running one", driver)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)
-    driver.wait(timeout=30)
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
     dead_run = json.loads(next((results / "runs").glob("*.json")).read_text())
     assert dead_run["status"] == "running"
     parent_id = dead_run["parent_run_id"]

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from bench.cli import main
+from bench.local_cluster import free_port
 from bench.runner.manifest import Manifest, ResultsNotShared, check_visible, dead_runs
 
 SMALL = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=400", "--preset", "small",
@@ -26,6 +27,17 @@ def test_gpu_request_the_local_instance_cannot_satisfy(tmp_path, capsys):
                               "the local Ray instance has a GPU")
     assert time.monotonic() - t0 < 120
     assert not (tmp_path / "records").exists()
+
+
+def test_no_cluster_at_the_address(tmp_path, capsys):
+    """Before: 30+ s of Ray connection logs. Now one line, within seconds."""
+    t0 = time.monotonic()
+    assert main(["run", "--methods", "lsh", *SMALL, "--address", f"127.0.0.1:{free_port()}",
+                 "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("bench: error: no Ray cluster at 127.0.0.1:")
+    assert time.monotonic() - t0 < 30
+    assert not (tmp_path / "runs").exists()
 
 
 def test_ray_client_addresses_are_refused(tmp_path, capsys):

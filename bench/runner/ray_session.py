@@ -42,10 +42,17 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         raise BenchError(f"--address {address}: Ray Client addresses (ray://) are not "
                          "supported; give the GCS address HOST:PORT (port 6379 by default) and "
                          "run the driver on a cluster node (ray exec / ray job submit)")
-    if ray.is_initialized():
-        return
     if address:
+        host, port = _probe(address)
+        if ray.is_initialized():
+            current = ray._private.worker.global_worker.node.gcs_address
+            if current != f"{host}:{port}":
+                raise BenchError(f"this process is already connected to the Ray instance at "
+                                 f"{current}; it cannot also join {address}")
+            return
         _connect_cluster(address)
+        return
+    if ray.is_initialized():
         return
     try:
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
@@ -75,9 +82,8 @@ def gcs_target(address: str) -> tuple[str, int]:
         raise BenchError(f"--address {address}: not HOST:PORT") from None
 
 
-def _connect_cluster(address: str) -> None:
-    import ray
-
+def _probe(address: str) -> tuple[str, int]:
+    """The address's GCS (host, port), which must accept a TCP connection."""
     host, port = gcs_target(address)
     try:
         socket.create_connection((host, port), timeout=PROBE_S).close()
@@ -89,6 +95,12 @@ def _connect_cluster(address: str) -> None:
                     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 in the driver's environment)")
         raise BenchError(f"no Ray cluster at {address}: nothing answers on {host}:{port} "
                          f"({exc.strerror or exc}){hint}") from None
+    return host, port
+
+
+def _connect_cluster(address: str) -> None:
+    import ray
+
     with _bounded_wait(), _captured_stderr() as captured:
         try:
             ray.init(address=address, log_to_driver=True, logging_level="WARNING")
