@@ -327,6 +327,10 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
     if not configs:
         return []
     results = req.results_path
+    if not req.execution.in_process:  # Ray up and able to host every trial, before any write
+        from bench.runner.tune import prepare_ray
+
+        prepare_ray(configs, req.execution.address, req.execution.num_cpus)
     manifest = Manifest(run_id=run_id, sweep=sweep or sweep_id([c.key for c in configs]),
                         command=req.command or " ".join(sys.argv), n_trials=len(configs),
                         address=req.execution.address, experiment=req.experiment)

@@ -102,6 +102,17 @@ def _heartbeat(results_dir: Path, run_id: str):
     return Heartbeat()
 
 
+def prepare_ray(configs: Sequence[TrialConfig], address: str | None = None,
+                num_cpus: int | None = None) -> None:
+    """Connect (or start a local instance) and check that every trial fits on a node; a
+    one-line BenchError otherwise. Idempotent: callers run it before writing anything."""
+    from bench.runner.ray_session import check_feasible
+
+    init_ray(address, num_cpus)
+    check_feasible([(f"method {c.method}", c.resources) for c in configs],
+                   f"the Ray cluster at {address}" if address else "the local Ray instance")
+
+
 def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
                  address: str | None = None, num_cpus: int | None = None,
                  max_concurrent: int | None = None,
@@ -110,11 +121,7 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
     says how), else the infrastructure error that stopped its last attempt}."""
     from ray import tune
 
-    from bench.runner.ray_session import check_feasible
-
-    init_ray(address, num_cpus)
-    check_feasible([(f"method {c.method}", c.resources) for c in configs],
-                   f"the Ray cluster at {address}" if address else "the local Ray instance")
+    prepare_ray(configs, address, num_cpus)
     run_id = configs[0].run_id if configs else name
     tuner = tune.Tuner(
         tune.with_resources(trainable, placement),
