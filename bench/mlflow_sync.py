@@ -15,7 +15,7 @@ after moving to a new tracking server).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,18 +48,28 @@ class SyncReport:
         return out
 
 
+def pending_keys(results: Path, keys: Iterable[str] | None = None) -> set[str]:
+    """Keys (of ``keys``, default all) whose record says its tracking is pending."""
+    wanted = None if keys is None else set(keys)
+    return {r.key for r in ResultStore(Path(results)).load_records()
+            if r.tracking_state == "pending" and (wanted is None or r.key in wanted)}
+
+
 def sync(results: Path, uri: str | None = None, experiment: str | None = None,
-         all_records: bool = False, log: Log = print) -> SyncReport:
-    """Upload the pending records of ``results`` (see the module doc). ``uri`` and
-    ``experiment`` default to those of each record's run (its manifest), then to the results
-    folder's SQLite store and experiment ``bench``."""
+         all_records: bool = False, log: Log = print,
+         keys: Iterable[str] | None = None) -> SyncReport:
+    """Upload the pending records of ``results`` (see the module doc); ``keys`` restricts it
+    to those results. ``uri`` and ``experiment`` default to those of each record's run (its
+    manifest), then to the results folder's SQLite store and experiment ``bench``."""
     results = Path(results).resolve()
     if not results.is_dir():
         raise BenchError(f"results folder {results} does not exist")
     store = ResultStore(results)
     report = SyncReport()
+    wanted = None if keys is None else set(keys)
     todo = [r for r in store.load_records(warn=log)
-            if r.tracking_state == "pending" or (all_records and r.tracking_state != "off")]
+            if (r.tracking_state == "pending" or (all_records and r.tracking_state != "off"))
+            and (wanted is None or r.key in wanted)]
     clients: dict[tuple[str, str], _Target] = {}
     for rec in sorted(todo, key=lambda r: (r.run.get("id") or "", r.key)):
         report.checked += 1

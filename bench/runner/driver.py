@@ -494,10 +494,35 @@ def run(req: RunRequest, log: Log = print) -> RunSummary:
     from bench.runner.manifest import sweep_id
 
     records = execute(p.todo, req, run_id, log, sweep=sweep_id([c.key for c in p.configs]))
+    sync_pending(req, [c.key for c in p.configs], log)
     paths = write_leaderboard(req.results_path, warn=log)
     report = run_report(req, log) if req.report else None
     return RunSummary(run_id=run_id, results_dir=req.results_path, planned=len(p.configs),
                       skipped=p.skipped, records=records, leaderboard=paths, report=report)
+
+
+def sync_pending(req: RunRequest, keys: Sequence[str], log: Log) -> None:
+    """Upload the results of this sweep whose MLflow tracking is pending (e.g. a trial whose
+    driver was killed while it logged, or the store came back), if the store answers now;
+    otherwise one warning: ``bench mlflow sync`` does it later."""
+    if req.tracking_uri == "none":
+        return
+    from bench import tracking
+    from bench.mlflow_sync import pending_keys, sync
+
+    todo = pending_keys(req.results_path, keys)
+    if not todo:
+        return
+    uri = req.tracking_uri or tracking.default_tracking_uri(req.results_path)
+    try:
+        report = sync(req.results_path, uri, req.experiment, log=log, keys=todo)
+    except BenchError as exc:
+        log(f"bench: warning: {len(todo)} result(s) not in MLflow yet ({exc}); "
+            f"'python -m bench mlflow sync --results {req.results_path}' uploads them later")
+        return
+    done = len(report.created) + len(report.completed) + len(report.already)
+    log(f"bench: MLflow: {done} result(s) whose tracking was pending are logged now"
+        + (f"; {len(report.errors)} still pending" if report.errors else ""))
 
 
 def _join_cluster(req: RunRequest, log: Log) -> None:
