@@ -60,8 +60,9 @@ def test_watchdog_kills_the_instance_of_a_sigkilled_driver():
 
 
 @pytest.mark.slow
-def test_sigkilled_bench_driver_leaves_no_ray_process(tmp_path):
-    """A real `bench run` with its own Ray instance, SIGKILLed while trials run."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_bench_driver_leaves_no_ray_process(tmp_path, sig):
+    """A real `bench run` with its own Ray instance, killed while trials run."""
     log = tmp_path / "driver.log"
     with open(log, "w") as fh:
         driver = subprocess.Popen(
@@ -79,8 +80,8 @@ def test_sigkilled_bench_driver_leaves_no_ray_process(tmp_path):
         time.sleep(2)
         tree = descendants({driver.pid})
         assert len(tree) > 5  # the driver, Ray's processes, the watchdog, a trial
-        os.kill(driver.pid, signal.SIGKILL)
-        driver.wait(timeout=10)
+        os.kill(driver.pid, sig)
+        driver.wait(timeout=30)
         assert wait_gone(list(tree), 60) == []
     finally:
         if driver.poll() is None:
