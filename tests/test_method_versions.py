@@ -8,11 +8,11 @@ fingerprint with ``python -m bench validate NAME --update-fingerprint``."""
 from __future__ import annotations
 
 import pytest
+from conftest import REPO_ROOT
 
 from bench import registry
 from bench.fingerprint import fingerprint_problem, method_package_dir
 from bench.params import check_defaults
-from conftest import REPO_ROOT
 
 
 def builtin_methods() -> list[str]:
