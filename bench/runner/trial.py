@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -71,35 +72,30 @@ def resolve_device(requested: str) -> str:
 def limited_threads(n: int) -> Iterator[int]:
     """Pin torch, numba and BLAS/OpenMP thread pools to ``n`` threads (restored after)."""
     n = max(1, int(n))
-    saved: list[Callable[[], None]] = []
-    try:
-        import torch
-
-        before = torch.get_num_threads()
-        torch.set_num_threads(n)
-        saved.append(lambda: torch.set_num_threads(before))
-    except ImportError:
-        pass
-    try:
-        import numba
-
-        before_nb = numba.get_num_threads()
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-        saved.append(lambda: numba.set_num_threads(before_nb))
-    except ImportError:
-        pass
     with contextlib.ExitStack() as stack:
+        try:  # registered first, so restored last (after the OpenMP pools below)
+            import torch
+
+            stack.callback(torch.set_num_threads, torch.get_num_threads())
+            torch.set_num_threads(n)
+        except ImportError:
+            pass
+        try:
+            import numba
+
+            stack.callback(numba.set_num_threads, numba.get_num_threads())
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        except ImportError:
+            pass
         try:
             from threadpoolctl import threadpool_limits
 
             stack.enter_context(threadpool_limits(limits=n))
         except ImportError:
             pass
-        try:
-            yield n
-        finally:
-            for restore in reversed(saved):
-                restore()
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(n)  # threadpoolctl may have reset OpenMP
+        yield n
 
 
 def encode_both(method: HashMethod, data: PairedData) -> dict[str, dict[int, np.ndarray]]:
