@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import register_plugins, toy_method_spec
 
-from bench import registry
 from bench.cli import main
-from bench.plugins import FitContext, HashMethod, MethodSpec, PairedData
+from bench.plugins import FitContext, HashMethod, PairedData
 from bench.results import ResultStore
 
 SMALL = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--preset", "small"]
@@ -22,10 +22,8 @@ SMALL = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--p
 class Flaky(HashMethod):
     """Fails for the seed named by ``fail_seed``; optionally breaks the MLflow store."""
 
-    spec = MethodSpec(name="flaky", entry="test_failures:Flaky", version="1",
-                      supervision="unsupervised", inputs=("image_features", "text_features"),
-                      multi_bit=True, defaults={"fail_seed": -1, "break_tracking": ""},
-                      reference={"paper": "none"})
+    spec = toy_method_spec("flaky", "test_failures:Flaky",
+                           {"fail_seed": -1, "break_tracking": ""}, multi_bit=True)
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         ctx.report(1, loss=1.0)
@@ -43,8 +41,7 @@ class Flaky(HashMethod):
 
 @pytest.fixture(scope="module", autouse=True)
 def flaky_registered():
-    if "flaky" not in registry.methods.names():
-        registry.methods.register("flaky", "test_failures:Flaky.spec")
+    register_plugins(methods={"flaky": "test_failures:Flaky.spec"})
 
 
 def records(results: Path) -> dict[int, object]:

@@ -9,18 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import register_plugins, single_label_dataset, toy_dataset_spec, toy_method_spec
 
-from bench import registry
 from bench.cli import main
 from bench.plugins import (
     DatasetPlugin,
-    DatasetSpec,
     FitContext,
     HashMethod,
     LoadedDataset,
-    MethodSpec,
     PairedData,
-    Preset,
 )
 
 CLASSES, PER_CLASS = 20, 50  # 1,000 pairs: 200 queries, 800 in the database (40 of them validation)
@@ -29,27 +26,20 @@ CLASSES, PER_CLASS = 20, 50  # 1,000 pairs: 200 queries, 800 in the database (40
 class Sorted(DatasetPlugin):
     """Single-label items stored class by class (option order=sorted) or shuffled."""
 
-    spec = DatasetSpec(name="class-sorted", entry="test_ties:Sorted", version="1",
-                       provides=("image_features", "text_features", "labels"),
-                       presets={"p": Preset("p", query=200, validation=40, seed=0)},
-                       default_preset="p", needs_root=False)
+    spec = toy_dataset_spec("class-sorted", "test_ties:Sorted", query=200, validation=40)
 
     def load(self) -> LoadedDataset:
         y = np.repeat(np.arange(CLASSES), PER_CLASS)
         if self.options.get("order") == "shuffled":
             y = np.random.default_rng(3).permutation(y)
-        feats = np.random.default_rng(0).normal(size=(len(y), 8)).astype(np.float32)
-        items = PairedData(index=np.arange(len(y)), image_features=feats, text_features=feats,
-                           labels=np.eye(CLASSES, dtype=np.uint8)[y])
-        return LoadedDataset("class-sorted", items, [f"c{i}" for i in range(CLASSES)])
+        feats = np.random.default_rng(0).normal(size=(len(y), 8))
+        return single_label_dataset("class-sorted", y, feats, feats, CLASSES)
 
 
 class Constant(HashMethod):
     """Collapsed codes: every item gets the same code."""
 
-    spec = MethodSpec(name="constant", entry="test_ties:Constant", version="1",
-                      supervision="unsupervised", inputs=("image_features", "text_features"),
-                      multi_bit=False, reference={"paper": "none"})
+    spec = toy_method_spec("constant", "test_ties:Constant")
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         pass
@@ -60,10 +50,8 @@ class Constant(HashMethod):
 
 @pytest.fixture(scope="module", autouse=True)
 def plugins():
-    if "class-sorted" not in registry.datasets.names():
-        registry.datasets.register("class-sorted", "test_ties:Sorted.spec")
-    if "constant" not in registry.methods.names():
-        registry.methods.register("constant", "test_ties:Constant.spec")
+    register_plugins(methods={"constant": "test_ties:Constant.spec"},
+                     datasets={"class-sorted": "test_ties:Sorted.spec"})
 
 
 def run(order: str, results: Path) -> dict:

@@ -12,19 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import register_plugins, single_label_dataset, toy_dataset_spec, toy_method_spec
 
 from bench import registry
 from bench.cli import main
 from bench.metrics import evaluate_retrieval
 from bench.plugins import (
     DatasetPlugin,
-    DatasetSpec,
     FitContext,
     HashMethod,
     LoadedDataset,
-    MethodSpec,
     PairedData,
-    Preset,
 )
 
 CLASSES, BITS, N = 20, 32, 1400
@@ -34,10 +32,7 @@ ALPHA, NOISE = 0.5, 1.8  # class information in pair-aligned codes; noise of cla
 class ClassToy(DatasetPlugin):
     """Features [clean class prototype | class prototype + modality noise | pair vector]."""
 
-    spec = DatasetSpec(name="class-toy", entry="test_validation:ClassToy", version="1",
-                       provides=("image_features", "text_features", "labels"),
-                       presets={"p": Preset("p", query=200, validation=200, seed=0)},
-                       default_preset="p", needs_root=False)
+    spec = toy_dataset_spec("class-toy", "test_validation:ClassToy", query=200, validation=200)
 
     def load(self) -> LoadedDataset:
         rng = np.random.default_rng(7)
@@ -46,19 +41,14 @@ class ClassToy(DatasetPlugin):
         pair = rng.normal(size=(N, BITS))
         img = np.hstack([protos[y], protos[y] + NOISE * rng.normal(size=(N, BITS)), pair])
         txt = np.hstack([protos[y], protos[y] + NOISE * rng.normal(size=(N, BITS)), pair])
-        labels = np.eye(CLASSES, dtype=np.uint8)[y]
-        items = PairedData(index=np.arange(N), image_features=img.astype(np.float32),
-                           text_features=txt.astype(np.float32), labels=labels)
-        return LoadedDataset("class-toy", items, [f"c{i}" for i in range(CLASSES)])
+        return single_label_dataset("class-toy", y, img, txt, CLASSES)
 
 
 class SimCodes(HashMethod):
     """kind=pair: sign(pair vector + ALPHA * prototype), identical for a pair's image and
     text; kind=class: sign(prototype + modality noise). Nothing to learn."""
 
-    spec = MethodSpec(name="simcodes", entry="test_validation:SimCodes", version="1",
-                      supervision="unsupervised", inputs=("image_features", "text_features"),
-                      multi_bit=False, defaults={"kind": "class"}, reference={"paper": "none"})
+    spec = toy_method_spec("simcodes", "test_validation:SimCodes", {"kind": "class"})
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         self.validation = ctx.validate()
@@ -74,10 +64,8 @@ class SimCodes(HashMethod):
 
 @pytest.fixture(scope="module", autouse=True)
 def plugins():
-    if "class-toy" not in registry.datasets.names():
-        registry.datasets.register("class-toy", "test_validation:ClassToy.spec")
-    if "simcodes" not in registry.methods.names():
-        registry.methods.register("simcodes", "test_validation:SimCodes.spec")
+    register_plugins(methods={"simcodes": "test_validation:SimCodes.spec"},
+                     datasets={"class-toy": "test_validation:ClassToy.spec"})
 
 
 def run(kind: str, results: Path) -> dict:
