@@ -28,7 +28,7 @@ import numpy as np
 from bench import registry
 from bench.environment import environment
 from bench.errors import BenchError
-from bench.fingerprint import method_source
+from bench.fingerprint import data_fingerprint, method_source
 from bench.metrics import PROTOCOL, evaluate_retrieval, pack_codes
 from bench.plugins import FitContext, HashMethod, PairedData
 from bench.results import ResultStore
@@ -217,6 +217,11 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
     t0 = time.perf_counter()
     ds = load_dataset(cfg.dataset, cfg.data_root, cfg.cache_dir,
                       dict(cfg.definition.dataset_options))
+    expected = cfg.definition.data_fingerprint
+    if expected and data_fingerprint(ds, cfg.data_root) != expected:
+        raise BenchError(f"the data loaded here ({cfg.data_root or cfg.dataset}) is not the "
+                         "data the run was planned with (content fingerprint differs); every "
+                         "node must see the same dataset files")
     ds = with_features(ds, spec.inputs, cfg.encoder, cfg.cache_dir, log=log)
     preset = dspec.preset(cfg.preset_name)
     data = prepare(ds, preset, cfg.budget, cfg.seed, spec.inputs, spec.labels_at_encode)
