@@ -188,8 +188,10 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
         tracker.finish(record, store, "FAILED")
         raise
     tracker.finish(record, store, "FINISHED")
-    report({"finished": 1, **{f"map_{d}_{b}": m[d]["map_all"] for b, m in record.metrics.items()
-                              for d in m if m[d]["map_all"] is not None}})
+    # Only the held-out validation score goes to Ray Tune (schedulers, searchers): test-query
+    # metrics are in the record and never reach a tuner.
+    score = record.validation.get("score")
+    report({"finished": 1, **({"validation_score": score} if score is not None else {})})
     return record
 
 
