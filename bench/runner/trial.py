@@ -4,8 +4,8 @@
 in-process executor and tests call it directly. Whatever happens, the trial leaves a record:
 ``finished`` (metrics, codes), ``failed`` (error type and message, stage, traceback file,
 attempt, node, timing; then the exception propagates) or ``pruned`` (a reporter raised
-:class:`TrialPruned`). The record and codes are written before the final tracking calls, and
-tracking is best effort (``bench.tracking``).
+:class:`TrialPruned`). No tracking call happens before the record and codes are written
+(per-epoch metrics are kept and logged after), and tracking is best effort (``bench.tracking``).
 
 Compute threads (torch, numba, BLAS/OpenMP) are pinned to the trial's CPU request in every
 execution mode, so a result does not depend on the machine's core count or on how it ran.
@@ -301,11 +301,14 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
 
 
 class _TrialTracker:
-    """A trial's MLflow child run, created lazily (first epoch or the end) and best effort."""
+    """A trial's MLflow child run, best effort. Nothing is sent before the record and codes
+    are written: per-epoch metrics are kept (with their times) and logged at the end, so a
+    tracking outage can neither lose a result nor slow the timed steps."""
 
     def __init__(self, cfg: TrialConfig, log: Log):
         self.cfg, self.log = cfg, log
         self.logger: Any = None
+        self.history: list[tuple[int, float, dict[str, float]]] = []
 
     def _open(self) -> Any:
         if self.logger is None and self.cfg.tracking is not None:
@@ -330,9 +333,9 @@ class _TrialTracker:
         return self.logger
 
     def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        logger = self._open()
-        if logger is not None and metrics:
-            logger.log_metrics({f"train.{k}": v for k, v in metrics.items()}, step=epoch)
+        if self.cfg.tracking is not None and metrics:
+            self.history.append((epoch, time.time(),
+                                 {f"train.{k}": v for k, v in metrics.items()}))
 
     def finish(self, record: ResultRecord, store: ResultStore, status: str) -> None:
         """Final metrics, artifacts and status; then the record notes the run id (or why
@@ -340,6 +343,7 @@ class _TrialTracker:
         logger = self._open()
         if logger is None:
             return
+        logger.log_history(self.history)
         if record.finished:
             final = {f"{d}.map_all.{b}": m[d]["map_all"] for b, m in record.metrics.items()
                      for d in m}
