@@ -3,6 +3,7 @@ time on one node (issue 12's acceptance measurement).
 
     python benchmarks/bench_cluster.py [--methods lsh,cca-itq,gnah] [--bits 16,32]
                                        [--seeds 0,1] [--workdir DIR] [--cache-dir DIR]
+                                       [--serial-first]
 
 Starts a real cluster (``bench.local_cluster``: a head and two workers, each its own raylet,
 1 CPU each, token authentication, 127.0.0.1) and a real MLflow server (``bench mlflow serve``),
@@ -12,9 +13,11 @@ fills the data and feature cache once, then runs, side by side in one session:
 * B: ``bench run ... --max-concurrent 1 --tracking-uri <server>`` (a local Ray instance: one
   node, one trial at a time),
 
-each into its own results folder and MLflow experiment, with the shared cache. Prints the exact
-commands, wall-clock times and trials per minute, the nodes that ran A's trials (from the
-records), whether A's and B's leaderboards are equal, and A's MLflow parent/child structure.
+each into its own results folder and MLflow experiment, with the shared cache (A first, or B
+first with ``--serial-first``: on a shared machine the load moves, so run both orders). Prints
+the exact commands, wall-clock times and trials per minute, the nodes that ran A's trials (from
+the records), whether A's and B's leaderboards are equal, and A's MLflow parent/child
+structure.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ def main() -> int:
     p.add_argument("--cache-dir", default=None,
                    help="data and feature cache (default WORKDIR/cache; reuse one to skip the "
                         "warm-up's work)")
+    p.add_argument("--serial-first", action="store_true",
+                   help="run B (one node, one at a time) before A")
     args = p.parse_args()
 
     from mlflow.tracking import MlflowClient
@@ -84,14 +89,17 @@ def main() -> int:
                         "none", "--cache-dir", str(cache), "--no-report", "--results",
                         str(work / "warm")], env, work / "warm.log")
         print(f"warm-up (scenes and features into the cache): {t_warm:.0f} s")
-        load_a = os.getloadavg()[0]
-        t_a = bench(["run", *sweep, "--address", cluster.address, "--tracking-uri", server.uri,
-                     "--experiment", "cluster-3-nodes", "--results", str(work / "a")],
-                    env, work / "a.log")
-        load_b = os.getloadavg()[0]
-        t_b = bench(["run", *sweep, "--max-concurrent", "1", "--tracking-uri", server.uri,
-                     "--experiment", "one-node-serial", "--results", str(work / "b")],
-                    env, work / "b.log")
+        runs = {
+            "a": ["run", *sweep, "--address", cluster.address, "--tracking-uri", server.uri,
+                  "--experiment", "cluster-3-nodes", "--results", str(work / "a")],
+            "b": ["run", *sweep, "--max-concurrent", "1", "--tracking-uri", server.uri,
+                  "--experiment", "one-node-serial", "--results", str(work / "b")],
+        }
+        took, load = {}, {}
+        for name in ("b", "a") if args.serial_first else ("a", "b"):
+            load[name] = os.getloadavg()[0]
+            took[name] = bench(runs[name], env, work / f"{name}.log")
+        t_a, t_b, load_a, load_b = took["a"], took["b"], load["a"], load["b"]
 
         recs_a = ResultStore(work / "a").load_records()
         recs_b = ResultStore(work / "b").load_records()

@@ -5,8 +5,9 @@ drivers are ``python -m bench run --address ...`` subprocesses; MLflow is a real
 server``. Methods come from ``cluster_faults.py``, installed on every node as a third-party
 plugin (an entry point on the nodes' ``PYTHONPATH``).
 
-In the default run: one sweep across the nodes (records name their node, a method error is a
-failed record and not retried, the others finish, one MLflow parent run). ``slow``: the four
+In the default run: one sweep across the nodes tracked on the real MLflow server (records name
+their node, a method error is a failed record and not retried, the others finish, one MLflow
+parent run). ``slow``: the four
 fault scenarios (a worker node dies, the driver is SIGKILLed, the MLflow server dies,
 infrastructure retries up to the limit), a node that cannot see the results folder, and the
 one-line refusals of a wrong token and of a GPU request no node can satisfy.
@@ -134,14 +135,16 @@ def mlflow_runs(uri: str, experiment: str = "bench") -> list:
 # --------------------------------------------------------------------------- default run
 
 
-def test_sweep_across_nodes_with_a_method_error(cluster, tmp_path):
-    """A sweep on the 3-node cluster: trials ran on several nodes (the records say which), the
-    method error of seed 2 is a failed record on its first attempt and is not retried, the
-    other trials finish, and everything is logged under one MLflow parent run."""
+def test_sweep_across_nodes_with_a_method_error(cluster, mlflow_server, tmp_path):
+    """A sweep on the 3-node cluster, tracked on a real ``mlflow server``: trials ran on several
+    nodes (the records say which), the method error of seed 2 is a failed record on its first
+    attempt and is not retried, the other trials finish, and everything is logged over HTTP
+    under one MLflow parent run."""
     results = tmp_path / "results"
     out = bench(["run", "--methods", "fault", *DATA, "--seeds", "0,1,2,3",
                  "--set", "fault.fail_seed=2", "--set", "fault.sleep_s=1.0",
-                 "--address", cluster.address, "--results", str(results)],
+                 "--address", cluster.address, "--results", str(results),
+                 "--tracking-uri", mlflow_server.uri, "--experiment", "across-nodes"],
                 driver_env(cluster))
     assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-3000:]
     assert "joined the Ray cluster at" in out.stdout and "3 node(s)" in out.stdout
@@ -157,11 +160,17 @@ def test_sweep_across_nodes_with_a_method_error(cluster, tmp_path):
     used = {r.ray_node["id"] for r in recs.values()}
     assert used <= alive and len(used) >= 2, used
     assert all(r.tracking_state == "logged" and r.mlflow_run_id for r in recs.values())
-    uri = f"sqlite:///{results / 'mlflow.db'}"
-    runs = mlflow_runs(uri)
+    assert not (results / "mlflow.db").exists()  # nothing went to a local store
+    runs = mlflow_runs(mlflow_server.uri, "across-nodes")
     children = [r for r in runs if r.data.tags.get("result_key")]
     parents = {r.data.tags.get("mlflow.parentRunId") for r in children}
     assert len(children) == 4 and len(parents) == 1
+    assert {r.data.tags["result_key"]: r.info.status for r in children} \
+        == {r.key: "FAILED" if r.seed == 2 else "FINISHED" for r in recs.values()}
+    assert {r.info.run_id for r in runs} - {r.info.run_id for r in children} == parents
+    token = cluster.token_file.read_text().strip()
+    written = [f for f in results.rglob("*") if f.is_file() and f.suffix in {".json", ".txt"}]
+    assert written and not [f for f in written if token in f.read_text(errors="replace")]
     manifest = json.loads(next((results / "runs").glob("*.json")).read_text())
     assert manifest["status"] == "failed" and manifest["parent_run_id"] in parents
 
