@@ -53,6 +53,9 @@ class Execution:
     address: str | None = None
     num_cpus: int | None = None  #: CPUs of the local Ray instance (default: all)
     max_concurrent: int | None = None  #: trials at once (default: as resources allow)
+    #: a Ray worker runs trial after trial, keeping its imports and loaded data (False: a fresh
+    #: worker process per trial, about 10 s each)
+    reuse_workers: bool = True
 
 
 @dataclass(frozen=True)
@@ -337,7 +340,8 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
 
             errors = run_with_ray(configs, results, run_id, address=req.execution.address,
                                   num_cpus=req.execution.num_cpus,
-                                  max_concurrent=req.execution.max_concurrent)
+                                  max_concurrent=req.execution.max_concurrent,
+                                  reuse_workers=req.execution.reuse_workers)
         records = collect_records(configs, errors, run_id)
         status = "FINISHED" if all(r.finished for r in records) else "FAILED"
         return records
