@@ -113,7 +113,7 @@ def main() -> int:
 
     if not args.skip_startup:
         print(f"\nstart-up: `bench --help` {timed_cli('--help'):.2f} s, "
-              f"`bench ls` {timed_cli('ls'):.2f} s, `bench run --help` "
+              f"`bench ls methods` {timed_cli('ls', 'methods'):.2f} s, `bench run --help` "
               f"{timed_cli('run', '--help'):.2f} s")
         # time from the command to the first trial starting, through the CLI (a fresh process)
         for label, extra in (("--no-ray", ["--no-ray"]), ("Ray (warm workers)", [])):
