@@ -60,9 +60,9 @@ def main() -> int:
           f"{len(methods) * len(bits) * n_seeds} trials ({args.methods}, bits 16/32, "
           f"{n_seeds} seeds, synthetic-features {args.n_items:,} pairs), folder {tmp}")
 
-    def request(name: str, **execution) -> RunRequest:
+    def request(name: str, seeds: int = n_seeds, **execution) -> RunRequest:
         return RunRequest(methods=methods, bits=bits, dataset="synthetic-features",
-                          seeds=tuple(range(n_seeds)),
+                          seeds=tuple(range(seeds)),
                           dataset_options={"n_items": args.n_items},
                           results_dir=tmp / name, cache_dir=tmp / "cache", device="cpu",
                           report=False, execution=Execution(**execution))
@@ -91,6 +91,11 @@ def main() -> int:
         s = run(request(f"ray-{reuse}", num_cpus=args.cpus, reuse_workers=reuse), log=quiet)
         rows[name] = (time.perf_counter() - t, s.records)
 
+    # steady state: the marginal cost of N more trials in one warm sweep of 2N
+    t = time.perf_counter()
+    s = run(request("ray-double", seeds=2 * n_seeds, num_cpus=args.cpus), log=quiet)
+    double = (time.perf_counter() - t, s.records)
+
     n = len(configs)
     print(f"\n{'mode':<40} {'wall s':>8} {'own s':>7} {'overhead/trial s':>17} "
           f"{'vs --no-ray':>11}")
@@ -105,6 +110,10 @@ def main() -> int:
     print(f"\nper-trial overhead in Ray: before {ob:.2f} s, after {oa:.2f} s "
           f"({ob / max(oa, 1e-9):.1f}x less); target <= 1 s: {'met' if oa <= 1 else 'NOT met'}")
     print(f"Ray (after) wall / --no-ray wall: {after[0] / base:.2f} (target <= 1.5)")
+    steady = (double[0] - after[0] - (own_work(double[1]) - own_work(after[1]))) / n
+    print(f"steady-state overhead per trial in Ray (after; a sweep of {2 * n} minus one of "
+          f"{n}, {double[0]:.1f} s - {after[0]:.1f} s, own work subtracted): {steady:.2f} s "
+          f"(target <= 1 s: {'met' if steady <= 1 else 'NOT met'})")
 
     # same trial, same metrics, whatever the mode
     by_mode = [{r.key: r.metrics for r in recs} for _, recs in rows.values()]
