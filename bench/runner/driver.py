@@ -24,6 +24,7 @@ request. The steps are public so that other drivers can reuse them:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -60,6 +61,11 @@ class Execution:
     max_concurrent: int | None = None  #: trials at once (default: as resources allow)
     #: infrastructure failures (node lost, worker died) retried per trial; method errors never
     max_retries: int = 2
+    #: a Ray worker runs trial after trial, keeping its imports and loaded data (False: a fresh
+    #: worker process per trial, about 10 s each)
+    reuse_workers: bool = True
+    #: Ray Tune's own status table instead of the compact progress view
+    verbose: bool = False
 
 
 @dataclass(frozen=True)
@@ -359,12 +365,7 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
 
             errors = run_in_process(configs, log)
         else:
-            from bench.runner.tune import run_with_ray
-
-            errors = run_with_ray(configs, results, run_id, address=req.execution.address,
-                                  num_cpus=req.execution.num_cpus,
-                                  max_concurrent=req.execution.max_concurrent,
-                                  max_retries=req.execution.max_retries)
+            errors = _run_with_ray(configs, req, run_id)
         records = collect_records(configs, errors, run_id)
         status = "FINISHED" if all(r.finished for r in records) else "FAILED"
         return records
@@ -382,6 +383,23 @@ class _Parent:
 
     tracking: Tracking
     logger: Any = None
+
+
+def _run_with_ray(configs: Sequence[TrialConfig], req: RunRequest,
+                  run_id: str) -> dict[str, str | None]:
+    """Ray Tune, shown as the compact progress view (Ray Tune's status table with
+    ``verbose``)."""
+    from bench.runner.progress import ProgressView
+    from bench.runner.tune import run_with_ray
+
+    ex = req.execution
+    view = contextlib.nullcontext() if ex.verbose else \
+        ProgressView(configs, req.results_path, run_id)
+    with view:
+        return run_with_ray(configs, req.results_path, run_id, address=ex.address,
+                            num_cpus=ex.num_cpus, max_concurrent=ex.max_concurrent,
+                            max_retries=ex.max_retries, reuse_workers=ex.reuse_workers,
+                            verbose=ex.verbose)
 
 
 def _open_parent_run(req: RunRequest, results: Path, run_id: str, n_trials: int, log: Log,
