@@ -7,7 +7,7 @@ from bench.plugins import MethodSpec
 _COMMON = {
     # schedule: "auto" = "quick" on generated data (needs_root=False), else "reference"
     # (100 epochs, batch 128); explicit epochs / batch_size / eval_batch_size / max_train
-    # override it
+    # override it (eval_batch_size None: the training batch size for fusion=batch)
     "schedule": "auto", "epochs": None, "batch_size": None, "eval_batch_size": None,
     "max_train": None,
     # optimiser (BertAdam, warm-up cosine, per-tensor clipping); the scripts' lr
@@ -39,7 +39,7 @@ _REFERENCE = {
 SPEC = MethodSpec(
     name="prompthash",
     entry="bench.methods.prompthash.method:PromptHash",
-    version="1",
+    version="2",  # 2: fusion=batch encodes in batches of the training size
     supervision="supervised",
     inputs=("images", "captions", "labels"),
     multi_bit=True,

@@ -27,6 +27,10 @@ SCHEDULES: dict[str, dict[str, Any]] = {
     "reference": {"epochs": 100, "batch_size": 128, "eval_batch_size": 128, "max_train": None},
     "quick": {"epochs": 3, "batch_size": 64, "eval_batch_size": 128, "max_train": 2000},
 }
+#: Parameters that change neither the weights nor the codes' meaning: a checkpoint saved with
+#: other values of these loads; any other difference is refused.
+RUNTIME_PARAMS = frozenset({"mamba_backend", "amp", "image_cache_mb", "checkpoint",
+                            "eval_batch_size"})
 _WEIGHT_PARAMS = {"w_intra": "intra", "w_inter": "inter", "w_quan": "quan", "w_recon": "recon",
                   "w_global": "global", "w_local": "local", "w_lambda": "lambda", "mu": "mu"}
 
@@ -46,7 +50,8 @@ def is_generated_dataset(name: str) -> bool:
 def resolve_schedule(params: Mapping[str, Any], dataset: str) -> dict[str, Any]:
     """Epochs, batch sizes and the training-set cap: the named schedule ("auto": "quick" on
     generated data, else "reference"), explicit ``epochs``/``batch_size``/``eval_batch_size``/
-    ``max_train`` overriding it (``max_train`` 0 or None: every training pair)."""
+    ``max_train`` overriding it (``max_train`` 0 or None: every training pair). With
+    ``fusion="batch"`` the encoding batch defaults to the training batch size."""
     name = str(params.get("schedule", "auto"))
     if name == "auto":
         name = "quick" if is_generated_dataset(dataset) else "reference"
@@ -57,6 +62,10 @@ def resolve_schedule(params: Mapping[str, Any], dataset: str) -> dict[str, Any]:
     for key in ("epochs", "batch_size", "eval_batch_size", "max_train"):
         if params.get(key) is not None:
             out[key] = int(params[key])
+    if params.get("fusion") == "batch" and params.get("eval_batch_size") is None:
+        # batch fusion mixes batch mates: encode in batches of the training size, so the
+        # mixing pattern at encoding is the one the model was trained with
+        out["eval_batch_size"] = out["batch_size"]
     return out
 
 
@@ -226,7 +235,8 @@ class PromptHash(HashMethod):
         buffers = CodeBuffers(n, sorted(set(self.bits) | {aux}), dev, generator=gen)
         opt = self.make_optimizer(steps_per_epoch, epochs)
         ctx.log(f"prompthash: {n} training pairs, schedule {sched['schedule']} "
-                f"({epochs} epochs, batch {bs}), fusion={p['fusion']}, "
+                f"({epochs} epochs, batch {bs}, encoding batch {sched['eval_batch_size']}), "
+                f"fusion={p['fusion']}, "
                 f"mamba={self.mamba_backend()}, device={self.device}")
         selecting = p["selection"] == "validation"
         best_score, best_state = -math.inf, None
@@ -384,18 +394,40 @@ class PromptHash(HashMethod):
         return path
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Rebuild the network from this instance's params and load ``path`` into it."""
+        """Rebuild the network from this instance's params and load ``path`` into it.
+
+        Refuses (ValueError) a checkpoint of another variant, other bit lengths or other
+        parameters (runtime-only ones such as ``amp`` or ``mamba_backend`` may differ)."""
         blob = torch.load(Path(path), map_location="cpu", weights_only=False)
+        self.check_checkpoint(blob, path)
         if self.net is None:  # same seed: a randomly initialised backbone is reproduced
             self.build(seed=blob.get("seed"))
         assert self.net is not None
         if blob.get("schedule"):
-            self.schedule = blob["schedule"]
+            self.schedule = dict(blob["schedule"])
+            if self.params.get("eval_batch_size") is not None:  # an explicit encoding batch
+                self.schedule["eval_batch_size"] = int(self.params["eval_batch_size"])
         missing = set(self.volatile_keys()) - set(blob["state"])
         if missing:
             raise ValueError(f"prompthash checkpoint {path} lacks {sorted(missing)[:5]}")
         self.net.load_state_dict(blob["state"], strict=False)
         self._version += 1
+
+    def check_checkpoint(self, blob: Mapping[str, Any], path: str | Path) -> None:
+        """One ValueError naming every difference between ``blob`` and this instance."""
+        problems = []
+        if blob.get("method") != self.spec.name:
+            problems.append(f"method {blob.get('method')!r} (this is {self.spec.name!r})")
+        if [int(b) for b in blob.get("bits", [])] != list(self.bits):
+            problems.append(f"bits {blob.get('bits')} (this instance: {list(self.bits)})")
+        saved = dict(blob.get("params") or {})
+        for key in sorted((set(saved) | set(self.params)) - RUNTIME_PARAMS):
+            if saved.get(key) != self.params.get(key):
+                problems.append(f"{key}={saved.get(key)!r} (this instance: "
+                                f"{self.params.get(key)!r})")
+        if problems:
+            raise ValueError(f"{self.spec.name}: checkpoint {path} was saved with other "
+                             f"settings: {'; '.join(problems)}")
 
 
 class PromptHashClean(PromptHash):
