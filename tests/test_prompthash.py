@@ -104,7 +104,7 @@ def test_grn_is_identity_at_init_and_affine_after():
 
 
 def test_bertadam_schedule_clipping_and_no_bias_correction():
-    from bench.methods.prompthash.optim import BertAdam, warmup_cosine
+    from bench.training.optim import BertAdam, warmup_cosine
 
     assert warmup_cosine(0.0) == 0.0 and math.isclose(warmup_cosine(0.025), 0.5)
     assert math.isclose(warmup_cosine(0.5), 0.5) and warmup_cosine(1.0) < 1e-12
