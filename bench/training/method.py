@@ -189,8 +189,17 @@ class TrainedHashMethod(HashMethod):
         torch.save({"method": self.spec.name, "version": self.spec.version,
                     "bits": list(self.bits), "params": self.params,
                     "seed": getattr(self, "build_seed", self.seed),
-                    "schedule": self.schedule, "state": self.checkpoint_state()}, path)
+                    "schedule": self.schedule, "extras": self.checkpoint_extras(),
+                    "state": self.checkpoint_state()}, path)
         return path
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        """What ``build`` needs besides the parameters (e.g. feature sizes); saved with the
+        weights and handed to ``restore_extras`` before a checkpoint is loaded."""
+        return {}
+
+    def restore_extras(self, extras: Mapping[str, Any]) -> None:
+        """Counterpart of :meth:`checkpoint_extras` (default: nothing)."""
 
     def save_final_checkpoint(self, ctx: FitContext) -> None:
         if self.params.get("checkpoint", "trainable") != "none":
@@ -203,6 +212,7 @@ class TrainedHashMethod(HashMethod):
         parameters (only ``RUNTIME_PARAMS`` may differ)."""
         blob = torch.load(Path(path), map_location="cpu", weights_only=False)
         self.check_checkpoint(blob, path)
+        self.restore_extras(blob.get("extras") or {})
         if self.net is None:  # same seed: a randomly initialised backbone is reproduced
             self.build(seed=blob.get("seed"))
         assert self.net is not None
