@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_CLIP
 
 from bench.encoders.backbone import (
     ImageLoader,
@@ -18,11 +19,7 @@ from bench.encoders.backbone import (
     text_hidden,
 )
 
-TINY = {"embed_dim": 48, "quick_gelu": True,
-        "vision_cfg": {"image_size": 32, "patch_size": 16, "width": 32, "layers": 2,
-                       "head_width": 16},
-        "text_cfg": {"context_length": 24, "vocab_size": 49408, "width": 32, "heads": 2,
-                     "layers": 2}}
+TINY = TINY_CLIP
 
 
 @pytest.fixture(scope="module")

@@ -11,27 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_CLIP
 
 from bench import registry
 from bench.plugins import FitContext, PairedData
 
 #: A tiny open_clip CLIP (random init), passed as a config dict through ``clip_model``.
-TINY = {"embed_dim": 48, "quick_gelu": True,
-        "vision_cfg": {"image_size": 32, "patch_size": 16, "width": 32, "layers": 2,
-                       "head_width": 16},
-        "text_cfg": {"context_length": 24, "vocab_size": 49408, "width": 32, "heads": 2,
-                     "layers": 2}}
+TINY = TINY_CLIP
 END_TO_END = ("dchmt", "mith", "dsph", "dcmh-e2e")
 METHODS = (*END_TO_END, "dcmh")
 BITS = 16
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_CLIP
 
 from bench import registry
 from bench.plugins import PairedData
@@ -19,22 +20,12 @@ from bench.plugins import PairedData
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 #: A tiny open_clip CLIP (random init), passed as a config dict through ``clip_model``.
-TINY = {"embed_dim": 48, "quick_gelu": True,
-        "vision_cfg": {"image_size": 32, "patch_size": 16, "width": 32, "layers": 2,
-                       "head_width": 16},
-        "text_cfg": {"context_length": 24, "vocab_size": 49408, "width": 32, "heads": 2,
-                     "layers": 2}}
+TINY = TINY_CLIP
 CLASSES = ["dog", "cat", "plant_life", "car", "sky"]
 WORDS = "a dog cat runs on the grass under blue sky near red car with small plant".split()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The machines are shared: one thread avoids oversubscription and keeps runs fast."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def make_data(n: int = 12, seed: int = 0, labels: bool = True) -> PairedData:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -103,6 +103,19 @@ class TrainedHashMethod(HashMethod):
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
 
+    def start_fit(self, train: PairedData,
+                  ctx: FitContext) -> tuple[PairedData, torch.Generator, torch.Tensor]:
+        """Resolve the schedule, check the labels, seed the run's generator and cap the
+        training pairs. Returns (training pairs, generator, labels as a float tensor)."""
+        self.schedule = self.resolve_schedule(ctx.dataset)
+        if train.labels is None:
+            raise ValueError(f"{self.name} is supervised: the training items need labels")
+        gen = torch.Generator().manual_seed(self.seed)
+        train = self.cap_training_pairs(train, self.schedule.get("max_train"), gen, ctx)
+        labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.float32,
+                                 device=torch.device(self.device))
+        return train, gen, labels
+
     def cap_training_pairs(self, train: PairedData, cap: int | None,
                            generator: torch.Generator, ctx: FitContext) -> PairedData:
         """A seeded subset of ``cap`` training pairs (drawn with ``generator``) when the
@@ -126,6 +139,38 @@ class TrainedHashMethod(HashMethod):
                         t_total=max(1, steps_per_epoch * epochs), warmup=float(p["warmup"]),
                         weight_decay=float(p["weight_decay"]),
                         max_grad_norm=float(p.get("max_grad_norm", 1.0)))
+
+    # -- the epoch loop ------------------------------------------------------------------------
+
+    @staticmethod
+    def batches(n: int, batch_size: int, generator: torch.Generator,
+                min_size: int = 2) -> Iterator[np.ndarray]:
+        """Rows of one epoch in mini-batches of a fresh seeded permutation; batches smaller than
+        ``min_size`` (the last one) are skipped."""
+        order = torch.randperm(n, generator=generator).numpy()
+        for start in range(0, n, batch_size):
+            rows = order[start:start + batch_size]
+            if len(rows) >= min_size:
+                yield rows
+
+    def train_epochs(self, ctx: FitContext, epochs: int,
+                     one_epoch: Callable[[int], dict[str, float]], log_every: int = 1) -> None:
+        """Run ``one_epoch(epoch)`` (returns the epoch's mean metrics) for every epoch with the
+        shared bookkeeping: timing, validation-based selection, history, progress reports and
+        logs; then restore the selected weights and save the checkpoint."""
+        self.start_selection()
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            metrics = one_epoch(epoch)
+            metrics["epoch_s"] = time.perf_counter() - t0
+            self.select(epoch, epochs, ctx, metrics)
+            self.history.append({"epoch": epoch, **metrics})
+            ctx.report(epoch, **metrics)
+            if epoch in (1, epochs) or epoch % max(1, log_every) == 0:
+                ctx.log(f"{self.name} epoch {epoch}/{epochs}: " + ", ".join(
+                    f"{k}={v:.4g}" for k, v in metrics.items()))
+        self.finish_selection(epochs)
+        self.save_final_checkpoint(ctx)
 
     # -- model selection -------------------------------------------------------------------
 
@@ -243,6 +288,24 @@ class TrainedHashMethod(HashMethod):
                              f"settings: {'; '.join(problems)}")
 
 
+class EpochMeter:
+    """Running sums of named loss terms (and their total) over an epoch's steps."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.steps = 0
+
+    def add(self, terms: Mapping[str, torch.Tensor], loss: torch.Tensor | None = None) -> None:
+        self.steps += 1
+        for name, t in terms.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(t.detach())
+        if loss is not None:
+            self.sums["loss"] = self.sums.get("loss", 0.0) + float(loss.detach())
+
+    def means(self) -> dict[str, float]:
+        return {k: v / max(self.steps, 1) for k, v in self.sums.items()}
+
+
 def to_codes(x: torch.Tensor) -> np.ndarray:
     """±1 int8 codes: the sign of ``x``, with 0 mapped to +1."""
     return np.where(x.float().cpu().numpy() >= 0, 1, -1).astype(np.int8)
@@ -316,16 +379,11 @@ class CLIPHashMethod(TrainedHashMethod):
     # -- training ----------------------------------------------------------------------------
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
-        sched = self.resolve_schedule(ctx.dataset)
-        self.schedule = sched
-        if train.labels is None:
-            raise ValueError(f"{self.name} is supervised: the training items need labels")
+        train, gen, labels = self.start_fit(train, ctx)
+        sched = self.schedule
         net = self.build()
         dev = torch.device(self.device)
-        gen = torch.Generator().manual_seed(self.seed)
-        train = self.cap_training_pairs(train, sched.get("max_train"), gen, ctx)
         n = len(train)
-        labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.float32, device=dev)
         captions = self.captions(train)
         keys = np.asarray(train.index)
         bs, epochs = int(sched["batch_size"]), int(sched["epochs"])
@@ -334,46 +392,38 @@ class CLIPHashMethod(TrainedHashMethod):
         optimizers = [opt, *self.extra_optimizers]
         ctx.log(f"{self.name}: {n} training pairs, bits {list(self.bits)}, schedule "
                 f"{sched['schedule']} ({epochs} epochs, batch {bs}), device={self.device}")
-        self.start_selection()
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
+
+        def one_epoch(epoch: int) -> dict[str, float]:
             net.train()
-            order = torch.randperm(n, generator=gen).numpy()
-            sums: dict[str, float] = {}
-            n_steps = 0
-            for start in range(0, n, bs):
-                rows = order[start:start + bs]
-                if len(rows) < 2:  # pairwise terms need two samples
-                    continue
+            meter = EpochMeter()
+            for rows in self.batches(n, bs, gen):  # pairwise terms need two samples
                 images = self.images.batch(keys[rows], [train.images[i] for i in rows],
                                            train=True, generator=gen).to(dev)
-                with self.autocast():
-                    terms = self.loss_terms(torch.as_tensor(rows, device=dev), images,
-                                            captions[rows].to(dev), labels)
-                loss = torch.stack([t.float() for t in terms.values()]).sum()
-                if not bool(torch.isfinite(loss.detach())):
-                    bad = [k for k, t in terms.items() if not bool(torch.isfinite(t.detach()))]
-                    raise FloatingPointError(f"{self.name}: non-finite loss terms {bad} at "
-                                             f"epoch {epoch}")
-                for o in optimizers:
-                    o.zero_grad(set_to_none=True)
-                loss.backward()
-                for o in optimizers:
-                    o.step()
-                self.changed()
-                n_steps += 1
-                for name, t in terms.items():
-                    sums[name] = sums.get(name, 0.0) + float(t.detach())
-                sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
-            metrics = {k: v / max(n_steps, 1) for k, v in sums.items()}
-            metrics["epoch_s"] = time.perf_counter() - t0
-            self.select(epoch, epochs, ctx, metrics)
-            self.history.append({"epoch": epoch, **metrics})
-            ctx.report(epoch, **metrics)
-            ctx.log(f"{self.name} epoch {epoch}/{epochs}: " + ", ".join(
-                f"{k}={v:.4g}" for k, v in metrics.items()))
-        self.finish_selection(epochs)
-        self.save_final_checkpoint(ctx)
+                terms, loss = self.train_step(optimizers, torch.as_tensor(rows, device=dev),
+                                              images, captions[rows].to(dev), labels)
+                meter.add(terms, loss)
+            return meter.means()
+
+        self.train_epochs(ctx, epochs, one_epoch)
+
+    def train_step(self, optimizers: Sequence[torch.optim.Optimizer], rows: torch.Tensor,
+                   images: torch.Tensor, captions: torch.Tensor, labels: torch.Tensor
+                   ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """One optimisation step on a batch: every loss term, their sum, backward, a step of
+        every optimiser. A non-finite loss stops training with the terms' names."""
+        with self.autocast():
+            terms = self.loss_terms(rows, images, captions, labels)
+        loss = torch.stack([t.float() for t in terms.values()]).sum()
+        if not bool(torch.isfinite(loss.detach())):
+            bad = [k for k, t in terms.items() if not bool(torch.isfinite(t.detach()))]
+            raise FloatingPointError(f"{self.name}: non-finite loss terms {bad}")
+        for o in optimizers:
+            o.zero_grad(set_to_none=True)
+        loss.backward()
+        for o in optimizers:
+            o.step()
+        self.changed()
+        return terms, loss
 
     # -- encoding ----------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 transformers, CLIP fine-tuned end to end with the "select" hash layer (baselines.md §5)."""
 
 from bench.plugins import MethodSpec
+from bench.training.defaults import clip_method_defaults
 
 SPEC = MethodSpec(
     name="dchmt",
@@ -10,27 +11,19 @@ SPEC = MethodSpec(
     supervision="supervised",
     inputs=("images", "captions", "labels"),
     multi_bit=False,  # one model per code length, as the reference scripts
-    defaults={
-        # schedule: "auto" = "quick" on generated data, else "reference" (100 epochs, batch
-        # 256 as the reference's example command); explicit values override it
-        "schedule": "auto", "epochs": None, "batch_size": None, "eval_batch_size": None,
-        "max_train": None,
+    defaults=clip_method_defaults(
+        # schedules (README): reference 100 epochs, batch 256 (the example command); quick
         # BertAdam over CLIP (clip_lr) and the hash layers (lr): the example command's values
-        "lr": 1e-4, "clip_lr": 1e-5, "weight_decay": 0.2, "warmup": 0.1, "max_grad_norm": 1.0,
+        lr=1e-4, clip_lr=1e-5, weight_decay=0.2, warmup=0.1, max_grad_norm=1.0,
         # hash layer: "select" (each bit a softmax over two logits, the code its argmax) or
         # "linear" (tanh, with the quantisation term)
-        "hash_layer": "select", "select_hidden": 128,
+        hash_layer="select", select_hidden=128,
         # similarity-preserving loss: euclidean distances, squared ("l2") hinge terms, negatives
         # pushed beyond sqrt(2·bits·vartheta); cosine: 1 - cos with sim_threshold
-        "similarity": "euclidean", "loss_type": "l2", "vartheta": 0.75, "sim_threshold": 0.1,
+        similarity="euclidean", loss_type="l2", vartheta=0.75, sim_threshold=0.1,
         # quantisation weight: None = the reference's (0 for select, 1 for linear)
-        "w_quan": None,
-        # backbone: the whole CLIP fine-tuned ("all"), captions cut to max_words tokens
-        "clip_model": "bundled", "clip_weights": None, "unfreeze_blocks": "all",
-        "max_words": 32,
-        "amp": "fp32", "image_cache_mb": 2048, "checkpoint": "trainable",
-        "selection": "validation", "val_every": 1,
-    },
+        w_quan=None,
+    ),
     search_space={
         "lr": {"type": "loguniform", "low": 3e-5, "high": 1e-3},
         "vartheta": {"type": "uniform", "low": 0.3, "high": 1.0},

@@ -3,12 +3,11 @@
 shared open_clip backbone."""
 
 from bench.plugins import MethodSpec
+from bench.training.defaults import RUNTIME, SCHEDULE
 
 _COMMON = {
-    # schedule: "auto" = "quick" on generated data, else "reference" (500 epochs, batch 128);
-    # explicit epochs / batch_size / eval_batch_size / max_train override it
-    "schedule": "auto", "epochs": None, "batch_size": None, "eval_batch_size": None,
-    "max_train": None,
+    # schedules (README): reference 500 epochs, batch 128; quick on generated data
+    **SCHEDULE,
     # alternating SGD: learning rate log-spaced from 10^lr_start to 10^lr_end over the epochs
     "lr_start": -1.5, "lr_end": -3.0, "weight_decay": 0.0,
     # loss: gamma (quantisation), eta (bit balance)
@@ -18,7 +17,7 @@ _COMMON = {
     # (the reference's networks read raw pixels and counts; on L2-normalised CLIP features
     # the likelihood does not move from log 2 without it, README)
     "hidden": 8192, "standardize": True,
-    "amp": "fp32", "checkpoint": "trainable", "selection": "validation", "val_every": 1,
+    **{k: v for k, v in RUNTIME.items() if k != "image_cache_mb"},
 }
 _REFERENCE = {
     "paper": "Jiang, Li. Deep Cross-Modal Hashing. CVPR 2017",

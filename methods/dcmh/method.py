@@ -4,8 +4,6 @@ methods/dcmh/README.md for every option and deviation."""
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +14,7 @@ from torch import nn
 from bench.methods.dcmh import SPEC, SPEC_E2E
 from bench.plugins import FitContext, PairedData
 from bench.training.layers import pairwise_nll
-from bench.training.method import Codes, TrainedHashMethod, to_codes
+from bench.training.method import Codes, EpochMeter, TrainedHashMethod, to_codes
 
 SCHEDULES = {
     # the reference: 500 outer iterations (epochs), batch 128, every training pair
@@ -161,24 +159,18 @@ class DCMH(TrainedHashMethod):
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         p = self.params
-        sched = self.resolve_schedule(ctx.dataset)
-        self.schedule = sched
-        if train.labels is None:
-            raise ValueError(f"{self.name} is supervised: the training items need labels")
-        gen = torch.Generator().manual_seed(self.seed)
-        train = self.cap_training_pairs(train, sched.get("max_train"), gen, ctx)
+        train, gen, labels = self.start_fit(train, ctx)
+        sched = self.schedule
         self.prepare(train)
         net = self.build()
         dev = torch.device(self.device)
         if p["standardize"]:
             self.fit_input_stats(train)
         n, k = len(train), self.bits[0]
-        labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.float32, device=dev)
         bs, epochs = int(sched["batch_size"]), int(sched["epochs"])
-        gamma, eta = float(p["gamma"]), float(p["eta"])
+        gamma = float(p["gamma"])
         buffers = {"image": torch.randn(n, k, generator=gen).to(dev),
                    "text": torch.randn(n, k, generator=gen).to(dev)}
-        codes = torch.sign(gamma * (buffers["image"] + buffers["text"]))
         lrs = np.logspace(float(p["lr_start"]), float(p["lr_end"]), epochs)
         opts = {m: torch.optim.SGD(self.modality_params(m, float(lrs[0])), lr=float(lrs[0]),
                                    weight_decay=float(p["weight_decay"]))
@@ -186,45 +178,42 @@ class DCMH(TrainedHashMethod):
         base_lr = {m: [g["lr"] / float(lrs[0]) for g in o.param_groups] for m, o in opts.items()}
         ctx.log(f"{self.name}: {n} training pairs, {k} bits, schedule {sched['schedule']} "
                 f"({epochs} epochs, batch {bs}), device={self.device}")
-        self.start_selection()
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
+        state = {"codes": torch.sign(gamma * (buffers["image"] + buffers["text"]))}
+
+        def one_epoch(epoch: int) -> dict[str, float]:
             net.train()
-            sums: dict[str, float] = {}
-            for m, other in (("image", "text"), ("text", "image")):
+            metrics: dict[str, float] = {}
+            for m in ("image", "text"):
                 for group, scale in zip(opts[m].param_groups, base_lr[m], strict=True):
                     group["lr"] = float(lrs[epoch - 1]) * scale
-                order = torch.randperm(n, generator=gen).numpy()
-                steps = 0
-                for start in range(0, n, bs):
-                    rows_np = order[start:start + bs]
-                    rows = torch.as_tensor(rows_np, device=dev)
-                    with self.autocast():
-                        f = self.outputs(m, self.inputs(train, m, rows_np, True, gen)).float()
-                    buffers[m][rows] = f.detach()
-                    sim = (labels[rows] @ labels.t() > 0).float()
-                    terms = modality_terms(f, rows, buffers[m], buffers[other], codes, sim,
-                                           gamma, eta)
-                    loss = torch.stack(list(terms.values())).sum()
-                    opts[m].zero_grad(set_to_none=True)
-                    loss.backward()
-                    opts[m].step()
-                    steps += 1
-                    for name, t in terms.items():
-                        key = f"{name}_{m[0]}"
-                        sums[key] = sums.get(key, 0.0) + float(t.detach()) / math.ceil(n / bs)
+                meter = EpochMeter()
+                for rows in self.batches(n, bs, gen, min_size=1):
+                    meter.add(self.modality_step(
+                        opts[m], m, torch.as_tensor(rows, device=dev),
+                        self.inputs(train, m, rows, True, gen), buffers, state["codes"],
+                        labels))
+                metrics.update({f"{k}_{m[0]}": v for k, v in meter.means().items()})
                 self.changed()
-            codes = torch.sign(gamma * (buffers["image"] + buffers["text"]))
-            metrics = {**sums, "lr": float(lrs[epoch - 1]),
-                       "epoch_s": time.perf_counter() - t0}
-            self.select(epoch, epochs, ctx, metrics)
-            self.history.append({"epoch": epoch, **metrics})
-            ctx.report(epoch, **metrics)
-            if epoch == 1 or epoch == epochs or epoch % max(1, epochs // 10) == 0:
-                ctx.log(f"{self.name} epoch {epoch}/{epochs}: " + ", ".join(
-                    f"{key}={v:.4g}" for key, v in metrics.items()))
-        self.finish_selection(epochs)
-        self.save_final_checkpoint(ctx)
+            state["codes"] = torch.sign(gamma * (buffers["image"] + buffers["text"]))
+            return {**metrics, "lr": float(lrs[epoch - 1])}
+
+        self.train_epochs(ctx, epochs, one_epoch, log_every=max(1, epochs // 10))
+
+    def modality_step(self, opt: torch.optim.Optimizer, modality: str, rows: torch.Tensor,
+                      x: torch.Tensor, buffers: dict[str, torch.Tensor], codes: torch.Tensor,
+                      labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One SGD step of ``modality``'s network on a batch (its buffer rows updated first)."""
+        other = "text" if modality == "image" else "image"
+        with self.autocast():
+            f = self.outputs(modality, x).float()
+        buffers[modality][rows] = f.detach()
+        sim = (labels[rows] @ labels.t() > 0).float()
+        terms = modality_terms(f, rows, buffers[modality], buffers[other], codes, sim,
+                               float(self.params["gamma"]), float(self.params["eta"]))
+        opt.zero_grad(set_to_none=True)
+        torch.stack(list(terms.values())).sum().backward()
+        opt.step()
+        return terms
 
     # -- encoding ----------------------------------------------------------------------------
 

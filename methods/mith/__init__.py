@@ -2,6 +2,7 @@
 to end with a global concept branch and a local token branch (baselines.md §5)."""
 
 from bench.plugins import MethodSpec
+from bench.training.defaults import clip_method_defaults
 
 SPEC = MethodSpec(
     name="mith",
@@ -10,26 +11,18 @@ SPEC = MethodSpec(
     supervision="supervised",
     inputs=("images", "captions", "labels"),
     multi_bit=False,  # one model per code length, as the reference scripts
-    defaults={
-        # schedule: "auto" = "quick" on generated data, else "reference" (30 epochs, batch 128)
-        "schedule": "auto", "epochs": None, "batch_size": None, "eval_batch_size": None,
-        "max_train": None,
+    defaults=clip_method_defaults(
+        # schedules (README): reference 30 epochs, batch 128; quick on generated data
         # BertAdam over CLIP (clip_lr) and the hashing model (lr): the library defaults
-        "lr": 1e-3, "clip_lr": 2e-6, "weight_decay": 0.01, "warmup": 0.05, "max_grad_norm": 1.0,
+        lr=1e-3, clip_lr=2e-6, weight_decay=0.01, warmup=0.05, max_grad_norm=1.0,
         # architecture: top-k concepts per token (LTA), LCT transformer layers, GCL ResMLPs
-        "top_k_label": 8, "transformer_layers": 2, "res_mlp_layers": 2, "activation": "gelu",
-        "dropout": 0.0,
+        top_k_label=8, transformer_layers=2, res_mlp_layers=2, activation="gelu", dropout=0.0,
         # loss weights (library defaults): intra-token likelihood, global inter-modal
         # likelihood, quantisation, InfoNCE (global + alpha · token-level), distillation;
         # lambda mixes the global and token codes of the quantisation target
-        "w_tokens_intra": 1.0, "w_cls_inter": 10.0, "w_quan": 8.0, "w_info_nce": 50.0,
-        "w_distill": 1.0, "alpha": 0.01, "hyper_lambda": 0.99, "tau": 0.07,
-        # backbone: the whole CLIP fine-tuned ("all"), captions cut to max_words tokens
-        "clip_model": "bundled", "clip_weights": None, "unfreeze_blocks": "all",
-        "max_words": 32,
-        "amp": "fp32", "image_cache_mb": 2048, "checkpoint": "trainable",
-        "selection": "validation", "val_every": 1,
-    },
+        w_tokens_intra=1.0, w_cls_inter=10.0, w_quan=8.0, w_info_nce=50.0, w_distill=1.0,
+        alpha=0.01, hyper_lambda=0.99, tau=0.07,
+    ),
     search_space={
         "lr": {"type": "loguniform", "low": 1e-4, "high": 3e-3},
         "w_quan": {"type": "choice", "values": [1.0, 8.0]},

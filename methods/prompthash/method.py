@@ -4,7 +4,6 @@ checkpoints. See methods/prompthash/README.md for every option and deviation."""
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +13,7 @@ import torch
 from bench.encoders.backbone import load_backbone
 from bench.methods.prompthash import SPEC, SPEC_CLEAN
 from bench.plugins import FitContext, PairedData
-from bench.training.method import TrainedHashMethod, to_codes
+from bench.training.method import EpochMeter, TrainedHashMethod, to_codes
 from bench.training.optim import BertAdam
 from bench.training.schedule import resolve_schedule as resolve_named_schedule
 
@@ -132,17 +131,12 @@ class PromptHash(TrainedHashMethod):
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         p = self.params
-        sched = self.resolve_schedule(ctx.dataset)
-        self.schedule = sched
+        train, gen, labels = self.start_fit(train, ctx)
+        sched = self.schedule
         self.set_weights(ctx.dataset)
-        if train.labels is None:
-            raise ValueError("prompthash is supervised: the training items need labels")
         net = self.build()
         dev = torch.device(self.device)
-        gen = torch.Generator().manual_seed(self.seed)
-        train = self.cap_training_pairs(train, sched.get("max_train"), gen, ctx)
         n = len(train)
-        labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.float32, device=dev)
         captions = self._captions(train)
         keys = np.asarray(train.index)
         bs, epochs = int(sched["batch_size"]), int(sched["epochs"])
@@ -154,17 +148,12 @@ class PromptHash(TrainedHashMethod):
                 f"({epochs} epochs, batch {bs}, encoding batch {sched['eval_batch_size']}), "
                 f"fusion={p['fusion']}, "
                 f"mamba={self.mamba_backend()}, device={self.device}")
-        self.start_selection()
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
+
+        def one_epoch(epoch: int) -> dict[str, float]:
             net.train()
-            order = torch.randperm(n, generator=gen).numpy()
-            sums: dict[str, float] = {}
-            n_steps = 0
-            for start in range(0, n, bs):
-                rows = order[start:start + bs]
-                if len(rows) < 2:  # a one-sample batch breaks the reference (squeeze)
-                    continue
+            meter = EpochMeter()
+            # a one-sample batch breaks the reference (squeeze): skipped
+            for rows in self.batches(n, bs, gen):
                 rows_t = torch.as_tensor(rows, device=dev)
                 images = self.images.batch(keys[rows], [train.images[i] for i in rows],
                                            train=True, generator=gen).to(dev)
@@ -175,21 +164,15 @@ class PromptHash(TrainedHashMethod):
                 if got is None:
                     continue
                 terms, loss = got
-                n_steps += 1
-                for name, t in terms.items():
+                groups: dict[str, float] = {}
+                for name, t in terms.items():  # logged per group (intra, inter, quan, ...)
                     group = name.split("_")[0]
-                    sums[group] = sums.get(group, 0.0) + float(t.detach())
-                sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
+                    groups[group] = groups.get(group, 0.0) + float(t.detach())
+                meter.add({k: torch.tensor(v) for k, v in groups.items()}, loss)
             buffers.refresh()
-            metrics = {k: v / max(n_steps, 1) for k, v in sums.items()}
-            metrics["epoch_s"] = time.perf_counter() - t0
-            self.select(epoch, epochs, ctx, metrics)
-            self.history.append({"epoch": epoch, **metrics})
-            ctx.report(epoch, **metrics)
-            ctx.log(f"prompthash epoch {epoch}/{epochs}: " + ", ".join(
-                f"{k}={v:.4g}" for k, v in metrics.items()))
-        self.finish_selection(epochs)
-        self.save_final_checkpoint(ctx)
+            return meter.means()
+
+        self.train_epochs(ctx, epochs, one_epoch)
 
     def train_step(self, opt: BertAdam, buffers: CodeBuffers, rows: torch.Tensor,
                    images: torch.Tensor, captions: torch.Tensor, prompt: torch.Tensor,
