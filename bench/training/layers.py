@@ -1,10 +1,30 @@
-"""Layers and loss terms shared by the deep hashing methods (PromptHash, MITH, DCMH)."""
+"""Layers and loss terms shared by the deep hashing methods (PromptHash, DCHMT, MITH, DSPH,
+DCMH)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+class TwoHeadCLIP(nn.Module):
+    """A CLIP with one hash head per modality, on the pooled image feature and the projected
+    end-of-text feature (unnormalised, float32) - the DCHMT and DSPH networks."""
+
+    def __init__(self, clip: nn.Module, image_hash: nn.Module, text_hash: nn.Module):
+        super().__init__()
+        self.clip = clip
+        self.image_hash = image_hash
+        self.text_hash = text_hash
+
+    def forward(self, images: torch.Tensor,
+                captions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from bench.encoders.backbone import encode_text_tokens
+
+        img = self.clip.encode_image(images)
+        txt, _ = encode_text_tokens(self.clip, captions)
+        return self.image_hash(img.float()), self.text_hash(txt.float())
 
 
 class ResidualMLPs(nn.Module):

@@ -315,7 +315,7 @@ class CLIPHashMethod(TrainedHashMethod):
     """The end-to-end loop shared by the CLIP-based methods.
 
     A subclass implements ``build_network(backbone)`` (returns the whole network; the backbone's
-    CLIP is ``net.clip``), ``param_groups()`` (BertAdam groups), ``loss_terms(rows, images,
+    CLIP, already frozen but for ``unfreeze_blocks``, is ``net.clip``), ``loss_terms(rows, images,
     captions, labels)`` (a dict of named scalar terms; ``labels`` holds every training label,
     ``rows`` the batch's rows in it) and ``batch_codes(images, captions)`` (real-valued outputs
     whose sign is the code, per modality and length). ``begin_fit(n, labels, generator)`` may
@@ -353,16 +353,28 @@ class CLIPHashMethod(TrainedHashMethod):
     def begin_fit(self, n: int, labels: torch.Tensor, generator: torch.Generator) -> None:
         """Per-run state before the first step (default: nothing)."""
 
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The references' two learning rates: the CLIP's trainable parameters at ``clip_lr``,
+        every other parameter of the network (the hashing model) at ``lr``."""
+        assert self.net is not None
+        clip = {id(q) for q in self.net.clip.parameters()}
+        head = [q for q in self.net.parameters() if id(q) not in clip]
+        groups = [{"params": self.clip_trainable, "lr": float(self.params["clip_lr"])},
+                  {"params": head, "lr": float(self.params["lr"])}]
+        return [g for g in groups if g["params"]]
+
     # -- construction --------------------------------------------------------------------------
 
     def build(self, seed: int | None = None) -> nn.Module:
-        from bench.encoders.backbone import load_backbone
+        from bench.encoders.backbone import freeze_blocks, load_backbone, parse_unfreeze
 
         p = self.params
         self.build_seed = self.seed if seed is None else int(seed)
         torch.manual_seed(self.build_seed)
         self.backbone = load_backbone(p.get("clip_model", "bundled"), p.get("clip_weights"),
                                       self.device)
+        self.clip_trainable = freeze_blocks(self.backbone.clip,
+                                            parse_unfreeze(p.get("unfreeze_blocks", "all")))
         net = self.build_network(self.backbone)
         self.net = net.to(self.device)
         self.images = self.backbone.image_loader(float(p.get("image_cache_mb", 2048)),

@@ -10,14 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.encoders.backbone import (
-    Backbone,
-    encode_text_tokens,
-    freeze_blocks,
-    parse_unfreeze,
-    projected_dim,
-)
+from bench.encoders.backbone import Backbone, projected_dim
 from bench.methods.dchmt import SPEC
+from bench.training.layers import TwoHeadCLIP
 from bench.training.method import CLIPHashMethod
 
 SCHEDULES = {
@@ -71,24 +66,13 @@ class LinearHash(nn.Module):
         return torch.tanh(self.drop(self.fc(x)))
 
 
-class DCHMTNet(nn.Module):
-    def __init__(self, backbone: Backbone, bits: int, layer: str, hidden: int):
-        super().__init__()
-        self.clip = backbone.clip
-        dim = projected_dim(self.clip)
-        if layer == "select":
-            self.image_hash: nn.Module = SelectHash(dim, bits, hidden)
-            self.text_hash: nn.Module = SelectHash(dim, bits, hidden)
-        elif layer == "linear":
-            self.image_hash, self.text_hash = LinearHash(dim, bits), LinearHash(dim, bits)
-        else:
-            raise ValueError(f"dchmt: hash_layer must be select or linear, not {layer!r}")
-
-    def forward(self, images: torch.Tensor,
-                captions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        img = self.clip.encode_image(images)
-        txt, _ = encode_text_tokens(self.clip, captions)
-        return self.image_hash(img.float()), self.text_hash(txt.float())
+def hash_heads(dim: int, bits: int, layer: str, hidden: int) -> tuple[nn.Module, nn.Module]:
+    """The image and text hash layers (``select`` or ``linear``)."""
+    if layer == "select":
+        return SelectHash(dim, bits, hidden), SelectHash(dim, bits, hidden)
+    if layer == "linear":
+        return LinearHash(dim, bits), LinearHash(dim, bits)
+    raise ValueError(f"dchmt: hash_layer must be select or linear, not {layer!r}")
 
 
 def similarity_terms(a: torch.Tensor, b: torch.Tensor, sim: torch.Tensor, bits: int,
@@ -138,22 +122,15 @@ class DCHMT(CLIPHashMethod):
 
     def build_network(self, backbone: Backbone) -> nn.Module:
         p = self.params
-        self.clip_trainable = freeze_blocks(backbone.clip, parse_unfreeze(p["unfreeze_blocks"]))
-        return DCHMTNet(backbone, self.bits[0], str(p["hash_layer"]), int(p["select_hidden"]))
+        heads = hash_heads(projected_dim(backbone.clip), self.bits[0], str(p["hash_layer"]),
+                           int(p["select_hidden"]))
+        return TwoHeadCLIP(backbone.clip, *heads)
 
     def quantization_weight(self) -> float:
         w = self.params.get("w_quan")
         if w is not None:
             return float(w)
         return 0.0 if self.params["hash_layer"] == "select" else 1.0
-
-    def param_groups(self) -> list[dict[str, Any]]:
-        assert self.net is not None
-        p = self.params
-        groups = [{"params": self.clip_trainable, "lr": float(p["clip_lr"])},
-                  {"params": list(self.net.image_hash.parameters()), "lr": float(p["lr"])},
-                  {"params": list(self.net.text_hash.parameters()), "lr": float(p["lr"])}]
-        return [g for g in groups if g["params"]]
 
     def loss_terms(self, rows: torch.Tensor, images: torch.Tensor, captions: torch.Tensor,
                    labels: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -4,20 +4,14 @@ and deviation."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.encoders.backbone import (
-    Backbone,
-    encode_text_tokens,
-    freeze_blocks,
-    parse_unfreeze,
-    projected_dim,
-)
+from bench.encoders.backbone import Backbone, projected_dim
 from bench.methods.dsph import SPEC
+from bench.training.layers import TwoHeadCLIP
 from bench.training.method import CLIPHashMethod
 
 SCHEDULES = {
@@ -67,21 +61,6 @@ class HashLayer(nn.Module):
         return torch.tanh(self.drop(self.fc(x)))
 
 
-class DSPHNet(nn.Module):
-    def __init__(self, backbone: Backbone, bits: int, dropout: float):
-        super().__init__()
-        self.clip = backbone.clip
-        dim = projected_dim(self.clip)
-        self.image_hash = HashLayer(dim, bits, dropout)
-        self.text_hash = HashLayer(dim, bits, dropout)
-
-    def forward(self, images: torch.Tensor,
-                captions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        img = self.clip.encode_image(images)
-        txt, _ = encode_text_tokens(self.clip, captions)
-        return self.image_hash(img.float()), self.text_hash(txt.float())
-
-
 def proxy_terms(h: torch.Tensor, proxies: torch.Tensor, labels: torch.Tensor,
                 threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(positive, negative) proxy terms of one modality: mean of 1 - cos(h_i, p_c) over the
@@ -122,17 +101,8 @@ class DSPH(CLIPHashMethod):
     SCHEDULES = SCHEDULES
 
     def build_network(self, backbone: Backbone) -> nn.Module:
-        self.clip_trainable = freeze_blocks(backbone.clip,
-                                            parse_unfreeze(self.params["unfreeze_blocks"]))
-        return DSPHNet(backbone, self.bits[0], float(self.params["dropout"]))
-
-    def param_groups(self) -> list[dict[str, Any]]:
-        assert self.net is not None
-        p = self.params
-        groups = [{"params": self.clip_trainable, "lr": float(p["clip_lr"])},
-                  {"params": list(self.net.image_hash.parameters()), "lr": float(p["lr"])},
-                  {"params": list(self.net.text_hash.parameters()), "lr": float(p["lr"])}]
-        return [g for g in groups if g["params"]]
+        dim, bits, drop = projected_dim(backbone.clip), self.bits[0], float(self.params["dropout"])
+        return TwoHeadCLIP(backbone.clip, HashLayer(dim, bits, drop), HashLayer(dim, bits, drop))
 
     def begin_fit(self, n: int, labels: torch.Tensor, generator: torch.Generator) -> None:
         """The class proxies (training-only: they are not needed to encode, so not saved)."""

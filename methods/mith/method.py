@@ -15,9 +15,7 @@ from bench.encoders.backbone import (
     encode_image_tokens,
     encode_text_tokens,
     eot_positions,
-    freeze_blocks,
     import_open_clip,
-    parse_unfreeze,
     projected_dim,
     run_transformer,
 )
@@ -112,9 +110,6 @@ class MITHNet(nn.Module):
         self.img_concept_proj = nn.Linear(dim, dim)
         self.txt_concept_proj = nn.Linear(dim, dim)
 
-    def hashing_modules(self) -> list[nn.Module]:
-        return [self.gcl, self.lct_i, self.lct_t, self.img_concept_proj, self.txt_concept_proj]
-
     def forward(self, images: torch.Tensor, captions: torch.Tensor) -> dict[str, torch.Tensor]:
         img_cls, img_tok = encode_image_tokens(self.clip, images)
         txt_eos, txt_tok = encode_text_tokens(self.clip, captions)
@@ -152,16 +147,7 @@ class MITH(CLIPHashMethod):
     SCHEDULES = SCHEDULES
 
     def build_network(self, backbone: Backbone) -> nn.Module:
-        self.clip_trainable = freeze_blocks(backbone.clip,
-                                            parse_unfreeze(self.params["unfreeze_blocks"]))
         return MITHNet(backbone, self.bits[0], self.params)
-
-    def param_groups(self) -> list[dict[str, Any]]:
-        assert self.net is not None
-        hashing = [q for m in self.net.hashing_modules() for q in m.parameters()]
-        groups = [{"params": self.clip_trainable, "lr": float(self.params["clip_lr"])},
-                  {"params": hashing, "lr": float(self.params["lr"])}]
-        return [g for g in groups if g["params"]]
 
     def begin_fit(self, n: int, labels: torch.Tensor, generator: torch.Generator) -> None:
         """N(0, 1) buffers of every training pair's token and global outputs, per modality."""
