@@ -337,7 +337,7 @@ def test_end_to_end_on_coco_mini(shared_data, tmp_path):
     tiny = json.dumps(TINY)
     args = ["run", "--methods", ",".join(END_TO_END), "--bits", "16", "--dataset", "coco",
             "--data-root", str(root), "--preset", "smoke", "--results", str(tmp_path),
-            "--no-ray", "--device", "cpu", "--set", "epochs=2", "--set", "batch_size=32",
+            "--no-ray", "--device", "cpu", "--set", "epochs=1", "--set", "batch_size=32",
             "--set", "eval_batch_size=64"]
     for name in END_TO_END:
         args += ["--set", f"{name}.clip_model={tiny}"]
