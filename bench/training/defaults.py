@@ -24,3 +24,21 @@ def clip_method_defaults(**own: object) -> dict[str, object]:
     own (which may override them)."""
     return {**SCHEDULE, **own, **{k: v for k, v in {**BACKBONE, **RUNTIME}.items()
                                   if k not in own}}
+
+#: Parameter rules (bench.params) of the shared keys whose accepted values differ from their
+#: default's type or have a range; a plugin adds its own with ``{**PARAM_TYPES, ...}``.
+PARAM_TYPES = {
+    "schedule": "'auto'|'quick'|'reference'",
+    "epochs": "int[1,]|null", "batch_size": "int[1,]|null", "eval_batch_size": "int[1,]|null",
+    "max_train": "int[0,]|null",
+    # an open_clip config name, "bundled", or a config dict
+    "clip_model": "str|any", "clip_weights": "str|null", "unfreeze_blocks": "'all'|int[0,]",
+    "max_words": "int[1,]",
+    "amp": "'fp32'|'bf16'", "image_cache_mb": "int[0,]", "checkpoint": "'trainable'|'full'|'none'",
+    "selection": "'validation'|'final'", "val_every": "int[1,]",
+}
+
+
+def param_types_for(defaults: dict[str, object], **own: str) -> dict[str, str]:
+    """The :data:`PARAM_TYPES` rules of the keys in ``defaults``, plus a method's own."""
+    return {**{k: v for k, v in PARAM_TYPES.items() if k in defaults}, **own}

@@ -27,7 +27,7 @@ from torch import nn
 
 from bench.plugins import FitContext, HashMethod, Modality, PairedData
 from bench.training.optim import BertAdam
-from bench.training.schedule import resolve_schedule
+from bench.training.schedule import SCHEDULE_KEYS, resolve_schedule
 
 Codes = dict[str, dict[int, np.ndarray]]
 
@@ -108,6 +108,7 @@ class TrainedHashMethod(HashMethod):
         """Resolve the schedule, check the labels, seed the run's generator and cap the
         training pairs. Returns (training pairs, generator, labels as a float tensor)."""
         self.schedule = self.resolve_schedule(ctx.dataset)
+        self.record_schedule(self.schedule)
         if train.labels is None:
             raise ValueError(f"{self.name} is supervised: the training items need labels")
         gen = torch.Generator().manual_seed(self.seed)
@@ -115,6 +116,13 @@ class TrainedHashMethod(HashMethod):
         labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.float32,
                                  device=torch.device(self.device))
         return train, gen, labels
+
+    def record_schedule(self, schedule: Mapping[str, Any]) -> None:
+        """Every schedule setting left to the schedule (``"auto"`` or None) goes through
+        ``resolve_param``, so the record's ``resolved_params`` shows what it became."""
+        for key in ("schedule", *SCHEDULE_KEYS):
+            if self.params.get(key) in (None, "auto"):
+                self.resolve_param(key, schedule.get(key))
 
     def cap_training_pairs(self, train: PairedData, cap: int | None,
                            generator: torch.Generator, ctx: FitContext) -> PairedData:

@@ -3,7 +3,7 @@
 shared open_clip backbone."""
 
 from bench.plugins import MethodSpec
-from bench.training.defaults import RUNTIME, SCHEDULE
+from bench.training.defaults import RUNTIME, SCHEDULE, param_types_for
 
 _COMMON = {
     # schedules (README): reference 500 epochs, batch 128; quick on generated data
@@ -34,6 +34,7 @@ SPEC = MethodSpec(
     inputs=("image_features", "text_features", "labels"),
     multi_bit=False,  # one model per code length, as the reference
     defaults=dict(_COMMON),
+    param_types=param_types_for(_COMMON),
     search_space=_SEARCH,
     resources={"cpu": 1, "gpu": 0},
     reference=_REFERENCE,
@@ -46,6 +47,14 @@ SPEC = MethodSpec(
     ),
 )
 
+_E2E_DEFAULTS = {
+    **_COMMON,
+    # the CLIP towers replace DCMH's CNN-F and bag-of-words inputs: their last unfreeze_blocks
+    # blocks train at clip_lr_scale x the scheduled learning rate
+    "clip_model": "bundled", "clip_weights": None, "unfreeze_blocks": 2, "clip_lr_scale": 0.01,
+    "max_words": 32, "image_cache_mb": 2048,
+}
+
 SPEC_E2E = MethodSpec(
     name="dcmh-e2e",
     entry="bench.methods.dcmh.method:DCMHEndToEnd",
@@ -53,11 +62,8 @@ SPEC_E2E = MethodSpec(
     supervision="supervised",
     inputs=("images", "captions", "labels"),
     multi_bit=False,
-    defaults={**_COMMON,
-              # the CLIP towers replace DCMH's CNN-F and bag-of-words inputs: their last
-              # unfreeze_blocks blocks train at clip_lr_scale x the scheduled learning rate
-              "clip_model": "bundled", "clip_weights": None, "unfreeze_blocks": 2,
-              "clip_lr_scale": 0.01, "max_words": 32, "image_cache_mb": 2048},
+    defaults=_E2E_DEFAULTS,
+    param_types=param_types_for(_E2E_DEFAULTS),
     search_space=_SEARCH,
     resources={"cpu": 1, "gpu": 0},
     reference=_REFERENCE,
