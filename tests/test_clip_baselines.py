@@ -349,6 +349,7 @@ def test_end_to_end_on_coco_mini(shared_data, tmp_path):
         rec = json.loads(records[0].read_text())
         assert rec["bits"] == [16] and rec["labels_at_encode"] is False
         assert rec["selection"].startswith("best validation mAP"), rec["selection"]
+        assert rec["resolved_params"]["schedule"] == "reference", rec["resolved_params"]
         for d in ("i2t", "t2i"):
             assert 0.0 < rec["metrics"]["16"][d]["map_all"] <= 1.0
         assert (tmp_path / "work" / rec["key"] / f"{name}.pt").is_file()

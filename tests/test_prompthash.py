@@ -315,6 +315,11 @@ def test_end_to_end_on_coco_mini(shared_data, tmp_path):
         assert rec["bits"] == [16, 32, 64]
         assert rec["labels_at_encode"] is (name == "prompthash")
         assert rec["selection"].startswith("best validation mAP"), rec["selection"]
+        # schedule="auto" and max_train=None resolved on real data; explicit epochs kept
+        resolved = rec["resolved_params"]
+        assert (resolved["schedule"], resolved["max_train"], resolved["epochs"]) == (
+            "reference", None, 2), resolved
+        assert rec["params"]["schedule"] == "auto"
         for b in ("16", "32", "64"):
             for d in ("i2t", "t2i"):
                 assert 0.0 < rec["metrics"][b][d]["map_all"] <= 1.0
