@@ -10,10 +10,13 @@ off so that fp32 means fp32. The bf16 run must give finite loss terms.
 
 Without CUDA, the bf16 comparison is reported as skipped and one fp32 CPU step of each method
 (the bundled small CLIP, batch 32) is timed side by side in one process, with ratios to DSPH.
+``--dry-run`` runs the CUDA measurement path on the CPU instead (the reference backbone, batch
+2, one step after the warm-up; bf16 autocast is inactive on the CPU, so both columns are fp32):
+it checks that the GPU run will work, its times mean nothing.
 
     python benchmarks/bench_clip_baselines_cuda.py [--clip-model NAME] [--clip-weights FILE]
         [--batch-size N] [--repeat 5] [--bits 64] [--methods dchmt,mith,dsph,dcmh,dcmh-e2e]
-        [--threads N]
+        [--threads N] [--dry-run]
 """
 
 from __future__ import annotations
@@ -124,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bits", type=int, default=64)
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (torch)")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="run the CUDA path on the CPU (batch 2, 1 step): checks, no timings")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -132,19 +137,23 @@ def main(argv: list[str] | None = None) -> int:
     params: dict[str, Any] = {}
     print(f"torch {torch.__version__}, CUDA available: {cuda}")
     ok = True
-    if cuda:
-        device = "cuda"
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        print(f"device: {torch.cuda.get_device_name(0)}")
+    if cuda or args.dry_run:
+        device = "cuda" if cuda else "cpu"
+        repeat = 1 if args.dry_run else args.repeat
+        if cuda:
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+            print(f"device: {torch.cuda.get_device_name(0)}")
+        else:
+            print("DRY RUN on the CPU: the CUDA path, bf16 autocast inactive; times mean nothing")
         model = args.clip_model or "ViT-B-32-quickgelu"
         params["clip_model"] = json.loads(model) if model.startswith("{") else model
         params["clip_weights"] = args.clip_weights or "random"
-        batch = args.batch_size or 128
+        batch = args.batch_size or (2 if args.dry_run else 128)
         print(f"one training step, {model}, {args.bits} bits, batch {batch}:")
         for name in names:
-            t32, f32 = time_step(name, params, args.bits, batch, args.repeat, device, "fp32")
-            t16, f16 = time_step(name, params, args.bits, batch, args.repeat, device, "bf16")
+            t32, f32 = time_step(name, params, args.bits, batch, repeat, device, "fp32")
+            t16, f16 = time_step(name, params, args.bits, batch, repeat, device, "bf16")
             ok &= f32 and f16
             print(f"  {name:9s} fp32 {t32 * 1e3:8.1f} ms/step, bf16 autocast "
                   f"{t16 * 1e3:8.1f} ms/step (x{t32 / t16:.2f}), finite terms: "
