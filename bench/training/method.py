@@ -124,6 +124,19 @@ class TrainedHashMethod(HashMethod):
             if self.params.get(key) in (None, "auto"):
                 self.resolve_param(key, schedule.get(key))
 
+    def seeded_backbone(self, seed: int | None = None) -> list[nn.Parameter]:
+        """Seed the build (``build_seed``: ``seed``, default ``self.seed``), load the open_clip
+        backbone of ``clip_model``/``clip_weights`` into ``self.backbone`` and freeze all but
+        its last ``unfreeze_blocks`` blocks; returns the trainable backbone parameters."""
+        from bench.encoders.backbone import freeze_blocks, load_backbone, parse_unfreeze
+
+        p = self.params
+        self.build_seed = self.seed if seed is None else int(seed)
+        torch.manual_seed(self.build_seed)
+        self.backbone = load_backbone(p.get("clip_model", "bundled"), p.get("clip_weights"),
+                                      self.device)
+        return freeze_blocks(self.backbone.clip, parse_unfreeze(p.get("unfreeze_blocks", "all")))
+
     def cap_training_pairs(self, train: PairedData, cap: int | None,
                            generator: torch.Generator, ctx: FitContext) -> PairedData:
         """A seeded subset of ``cap`` training pairs (drawn with ``generator``) when the
@@ -374,15 +387,8 @@ class CLIPHashMethod(TrainedHashMethod):
     # -- construction --------------------------------------------------------------------------
 
     def build(self, seed: int | None = None) -> nn.Module:
-        from bench.encoders.backbone import freeze_blocks, load_backbone, parse_unfreeze
-
         p = self.params
-        self.build_seed = self.seed if seed is None else int(seed)
-        torch.manual_seed(self.build_seed)
-        self.backbone = load_backbone(p.get("clip_model", "bundled"), p.get("clip_weights"),
-                                      self.device)
-        self.clip_trainable = freeze_blocks(self.backbone.clip,
-                                            parse_unfreeze(p.get("unfreeze_blocks", "all")))
+        self.clip_trainable = self.seeded_backbone(seed)
         net = self.build_network(self.backbone)
         self.net = net.to(self.device)
         self.images = self.backbone.image_loader(float(p.get("image_cache_mb", 2048)),

@@ -255,19 +255,12 @@ class DCMHEndToEnd(DCMH):
         return {}
 
     def build(self, seed: int | None = None) -> nn.Module:
-        from bench.encoders.backbone import freeze_blocks, load_backbone, parse_unfreeze
-
-        p = self.params
-        self.build_seed = self.seed if seed is None else int(seed)
-        torch.manual_seed(self.build_seed)
-        self.backbone = load_backbone(p.get("clip_model", "bundled"), p.get("clip_weights"),
-                                      self.device)
-        freeze_blocks(self.backbone.clip, parse_unfreeze(p["unfreeze_blocks"]))
+        self.seeded_backbone(seed)
         super().build(self.build_seed)
         assert self.net is not None
         self.net.clip = self.backbone.clip.to(self.device)
-        self.images = self.backbone.image_loader(float(p["image_cache_mb"]), "center", "center",
-                                                 1.0)
+        self.images = self.backbone.image_loader(float(self.params["image_cache_mb"]), "center",
+                                                 "center", 1.0)
         self._captions: dict[tuple[int, int], torch.Tensor] = {}
         return self.net
 
