@@ -105,6 +105,21 @@ def test_specs_are_light_and_honest():
 
 
 @pytest.mark.parametrize("name", METHODS)
+def test_parameter_rules_reject_bad_values(name):
+    from bench.errors import BenchError
+    from bench.params import method_params
+
+    spec = registry.methods.get(name)
+    ok = method_params(spec, {"schedule": "quick", "epochs": 2, "max_train": None})
+    assert (ok["schedule"], ok["epochs"], ok["max_train"]) == ("quick", 2, None)
+    for bad in ({"schedule": "fast"}, {"epochs": 0}, {"amp": "fp16"},
+                {"unfreeze_blocks": "some"} if "unfreeze_blocks" in spec.defaults else
+                {"max_train": -1}):
+        with pytest.raises(BenchError):
+            method_params(spec, bad)
+
+
+@pytest.mark.parametrize("name", METHODS)
 def test_shapes_and_codes(name, coco, fitted):
     m, _ = fitted[name]
     test = view(coco.subset(np.arange(18, 24)), name, labels=False)

@@ -325,3 +325,18 @@ def test_end_to_end_on_coco_mini(shared_data, tmp_path):
                 assert 0.0 < rec["metrics"][b][d]["map_all"] <= 1.0
         ckpt = tmp_path / "work" / rec["key"] / "prompthash.pt"
         assert ckpt.is_file()
+
+
+@pytest.mark.parametrize("name", ["prompthash", "prompthash-clean"])
+def test_parameter_rules(name):
+    from bench import registry
+    from bench.errors import BenchError
+    from bench.params import method_params
+
+    spec = registry.methods.get(name)
+    ok = method_params(spec, {"schedule": "reference", "fusion": "sample", "epochs": 3})
+    assert (ok["schedule"], ok["fusion"], ok["epochs"]) == ("reference", "sample", 3)
+    for bad in ({"schedule": "fast"}, {"fusion": "token"}, {"mamba_backend": "triton"},
+                {"epochs": 0}, {"checkpoint": "some"}):
+        with pytest.raises(BenchError):
+            method_params(spec, bad)
