@@ -368,3 +368,11 @@ def test_end_to_end_on_coco_mini(shared_data, tmp_path):
         for d in ("i2t", "t2i"):
             assert 0.0 < rec["metrics"]["16"][d]["map_all"] <= 1.0
         assert (tmp_path / "work" / rec["key"] / f"{name}.pt").is_file()
+
+
+def test_a_diverged_model_fails_instead_of_scoring_the_base_rate(coco, tmp_path):
+    """DCMH at an absurd learning rate blows up: the fit raises (the trial is recorded as
+    failed) rather than finishing with constant codes that score the label base rate."""
+    m = make("dcmh", seed=0, epochs=3, lr_start=6.0, lr_end=6.0)
+    with pytest.raises(FloatingPointError, match="diverged in epoch"):
+        m.fit(view(coco.subset(np.arange(18)), "dcmh"), ctx(tmp_path))

@@ -178,11 +178,16 @@ class TrainedHashMethod(HashMethod):
                      one_epoch: Callable[[int], dict[str, float]], log_every: int = 1) -> None:
         """Run ``one_epoch(epoch)`` (returns the epoch's mean metrics) for every epoch with the
         shared bookkeeping: timing, validation-based selection, history, progress reports and
-        logs; then restore the selected weights and save the checkpoint."""
+        logs; then restore the selected weights and save the checkpoint. An epoch whose mean
+        metrics are not finite (a diverged model) raises ``FloatingPointError``."""
         self.start_selection()
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             metrics = one_epoch(epoch)
+            diverged = [k for k, v in metrics.items() if not math.isfinite(float(v))]
+            if diverged:  # a diverged model must fail its trial, not score the base rate
+                raise FloatingPointError(f"{self.name}: training diverged in epoch {epoch} "
+                                         f"(non-finite {', '.join(diverged)})")
             metrics["epoch_s"] = time.perf_counter() - t0
             self.select(epoch, epochs, ctx, metrics)
             self.history.append({"epoch": epoch, **metrics})
