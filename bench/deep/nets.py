@@ -1,0 +1,56 @@
+"""MLP hash networks and the binarisation used by every deep plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MLP(nn.Module):
+    """``in_dim -> hidden[0] -> ... -> out_dim``: Linear layers with ReLU between them.
+
+    ``dropout`` is applied before the last layer (UCMFH/CIRH style), ``batch_norm`` after every
+    hidden Linear. The output is the pre-activation ("hid"); see :func:`relaxed_codes`.
+    """
+
+    def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int, dropout: float = 0.0,
+                 batch_norm: bool = False):
+        super().__init__()
+        layers: list[nn.Module] = []
+        prev = in_dim
+        for width in hidden:
+            layers.append(nn.Linear(prev, int(width)))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(int(width)))
+            layers.append(nn.ReLU())
+            prev = int(width)
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(prev, out_dim))
+        self.body = nn.Sequential(*layers)
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer (after its ReLU); ``x`` itself when there is none."""
+        return self.body[:-1](x)
+
+    def head(self, t: torch.Tensor) -> torch.Tensor:
+        """The last Linear layer on the output of :meth:`trunk`."""
+        return self.body[-1](t)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def relaxed_codes(hid: torch.Tensor, scale: float = 1.0, normalize: bool = False) -> torch.Tensor:
+    """tanh(scale · hid), optionally ℓ2-normalised per row."""
+    h = torch.tanh(scale * hid)
+    return F.normalize(h, dim=1) if normalize else h
+
+
+def sign_codes(h: torch.Tensor) -> np.ndarray:
+    """±1 int8 codes with sgn(0) = +1."""
+    return np.where(h.detach().cpu().numpy() >= 0, 1, -1).astype(np.int8)
