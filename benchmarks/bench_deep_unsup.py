@@ -4,7 +4,8 @@ Fits every method once (default: 160 training pairs, the largest GNAH budget, 32
 on the default data (synthetic-scenes with the bundled CLIP's features, preset ``gnah``;
 generated and extracted into ``--cache-dir`` on the first run) with one torch/BLAS thread, as a
 harness trial runs (each trial asks Ray for one CPU), and prints wall and CPU time of ``fit``
-side by side, with each method's ratio to GNAH and the harness's mAP@all in both directions.
+side by side (model selection on the validation split included, as in a trial), with
+each method's ratio to GNAH and the harness's mAP@all in both directions.
 
 Run: ``python benchmarks/bench_deep_unsup.py [--budget all] [--methods ucch,djsrh]
 [--set ucch.hidden=8192]``.
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     from bench.plugins import FitContext
     from bench.runner.data import load_dataset, needs_encoder, prepare, with_features
     from bench.runner.grid import method_params
-    from bench.runner.trial import encode_both, evaluate_codes
+    from bench.runner.trial import encode_both, evaluate_codes, validation_score
     from bench.splits import parse_budget
 
     torch.set_num_threads(args.threads)
@@ -64,8 +65,11 @@ def main(argv: list[str] | None = None) -> None:
         spec = registry.methods.get(name)
         data = prepare(ds, preset, budget, args.seed, spec.inputs)
         method = spec.load()([args.bits], method_params(spec, overrides), args.seed, "cpu")
+        val_labels = labels[data.split.validation]
         ctx = FitContext(validation=data.validation, seed=args.seed, device="cpu",
                          workdir=Path(args.cache_dir), dataset=args.dataset,
+                         validate=lambda m=method, v=data.validation, lv=val_labels:
+                         validation_score(m, v, lv),
                          log=lambda msg: None)
         with threadpool_limits(args.threads):
             wall, cpu = time.perf_counter(), time.process_time()
