@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from _toy import fit_context, toy_pairs
 
 from bench import registry
-from bench.plugins import FitContext, PairedData
+from bench.plugins import PairedData
 
 METHODS = ("ucch", "djsrh", "jdsh", "dgcpn", "dsah", "cirh", "cagan", "ucmfh")
 #: Tiny networks and few epochs (the reference schedules are far longer).
@@ -49,24 +50,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def _pairs(n: int = 64, dim: int = 16, seed: int = 0) -> PairedData:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(4, dim))
-    z = centres[rng.integers(0, 4, n)] + 0.3 * rng.normal(size=(n, dim))
-    x = (z + 0.2 * rng.normal(size=(n, dim))).astype(np.float32)
-    y = (z + 0.2 * rng.normal(size=(n, dim)) + 0.5).astype(np.float32)
-    return PairedData(index=np.arange(n), image_features=x, text_features=y)
-
-
-def _ctx(tmp_path: Path, reports: list | None = None, validate=lambda: None) -> FitContext:
-    def report(epoch: int, **metrics: float) -> None:
-        if reports is not None:
-            reports.append((epoch, metrics))
-
-    return FitContext(validation=None, seed=0, device="cpu", workdir=tmp_path, report=report,
-                      validate=validate, log=lambda msg: None)
 
 
 def _method(name: str, bits: int = 8, seed: int = 0, **params: Any):
@@ -108,11 +91,11 @@ def test_specs_are_light_unsupervised_and_complete() -> None:
 
 @pytest.mark.parametrize("name", METHODS)
 def test_shapes_codes_determinism_and_no_labels(tmp_path: Path, name: str) -> None:
-    data = _pairs()
+    data = toy_pairs(64)
     runs = []
     for seed in (3, 3, 4):
         m = _method(name, seed=seed)
-        m.fit(_spy(data), _ctx(tmp_path))
+        m.fit(_spy(data), fit_context(tmp_path))
         runs.append(_codes(m, _spy(data)))
     ci, ct = runs[0]
     assert ci.dtype == np.int8 and ci.shape == ct.shape == (len(data), 8)
@@ -125,9 +108,9 @@ def test_shapes_codes_determinism_and_no_labels(tmp_path: Path, name: str) -> No
 def test_codes_never_depend_on_batch_mates(tmp_path: Path, name: str) -> None:
     """Encoding an item alone, in another order, in other company or in small chunks gives the
     same code (batch statistics, memory banks and attention stay out of encoding)."""
-    data = _pairs()
+    data = toy_pairs(64)
     m = _method(name)
-    m.fit(data, _ctx(tmp_path))
+    m.fit(data, fit_context(tmp_path))
     ci, ct = _codes(m, data)
     rng = np.random.default_rng(1)
     order = rng.permutation(len(data))
@@ -137,7 +120,7 @@ def test_codes_never_depend_on_batch_mates(tmp_path: Path, name: str) -> None:
     for i in (0, 17):
         si, st = _codes(m, data.subset(np.array([i])))
         assert np.array_equal(si[0], ci[i]) and np.array_equal(st[0], ct[i])
-    other = _pairs(seed=9)
+    other = toy_pairs(64, seed=9)
     mixed = PairedData(index=np.arange(8),
                        image_features=np.vstack([data.image_features[:4],
                                                  other.image_features[:4]]),
@@ -148,10 +131,10 @@ def test_codes_never_depend_on_batch_mates(tmp_path: Path, name: str) -> None:
 
 @pytest.mark.parametrize("name", METHODS)
 def test_losses_finite_and_decreasing_on_a_tiny_problem(tmp_path: Path, name: str) -> None:
-    data = _pairs(n=64)
+    data = toy_pairs(n=64)
     reports: list = []
     m = _method(name, bits=16, report_every=1, **LEARN[name])
-    m.fit(data, _ctx(tmp_path, reports))
+    m.fit(data, fit_context(tmp_path, reports))
     assert len(reports) >= 10
     assert all(np.isfinite(v) for _, r in reports for v in r.values())
     key = "loss_a" if name == "cirh" else "loss"
@@ -171,7 +154,7 @@ def test_validation_selection_uses_ctx_validate(tmp_path: Path) -> None:
         return next(scores)
 
     m = _method("ucch", epochs=4, selection="validation", val_every=1)
-    m.fit(_pairs(), _ctx(tmp_path, validate=validate))
+    m.fit(toy_pairs(64), fit_context(tmp_path, validate=validate))
     assert len(calls) == 4 and m.info[8]["selected_epoch"] == 2
     assert "validate" in m.selection_rule
     assert "no selection" in _method("djsrh").selection_rule
@@ -179,13 +162,14 @@ def test_validation_selection_uses_ctx_validate(tmp_path: Path) -> None:
 
 def test_bad_options_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="thresholds"):
-        _method("jdsh", thresholds="guess").fit(_pairs(), _ctx(tmp_path))
+        _method("jdsh", thresholds="guess").fit(toy_pairs(64), fit_context(tmp_path))
     with pytest.raises(ValueError, match="at least 4"):
-        _method("djsrh").fit(_pairs(n=3), _ctx(tmp_path))
+        _method("djsrh").fit(toy_pairs(n=3), fit_context(tmp_path))
     with pytest.raises(ValueError, match="joint embedding space"):
-        d = _pairs()
-        _method("ucmfh").fit(PairedData(index=d.index, image_features=d.image_features,
-                                        text_features=d.text_features[:, :5]), _ctx(tmp_path))
+        d = toy_pairs(64)
+        bad = PairedData(index=d.index, image_features=d.image_features,
+                         text_features=d.text_features[:, :5])
+        _method("ucmfh").fit(bad, fit_context(tmp_path))
 
 
 # --- defining ingredients ------------------------------------------------------------------
@@ -218,8 +202,8 @@ def test_ucch_momentum_memory_bank_and_ranking_loss(tmp_path: Path) -> None:
     assert shifted < no_shift
     # Trained UCCH keeps a bank (one unit row per pair) that moved away from its start.
     m = _method("ucch")
-    data = _pairs()
-    m.fit(data, _ctx(tmp_path))
+    data = toy_pairs(64)
+    m.fit(data, fit_context(tmp_path))
     mem = m.banks[8].memory
     assert mem.shape == (len(data), 8) and torch.allclose(mem.norm(dim=1), torch.ones(len(data)))
     start = MomentumCodeBank(len(data), 8, torch.Generator().manual_seed(0)).memory
@@ -264,8 +248,8 @@ def test_dgcpn_neighbour_coherence_is_global(tmp_path: Path) -> None:
     assert torch.isclose(s[0, 1], torch.tensor(1.0), atol=1e-3)  # same neighbour sets
     assert torch.isclose(s[0, 2], torch.tensor(-1.0), atol=1e-3)  # disjoint neighbour sets
     m = _method("dgcpn")
-    data = _pairs(n=40)
-    m.fit(data, _ctx(tmp_path))
+    data = toy_pairs(n=40)
+    m.fit(data, fit_context(tmp_path))
     g = m.global_affinity
     assert g.shape == (40, 40)
     idx = torch.tensor([3, 7, 30])
@@ -275,7 +259,7 @@ def test_dgcpn_neighbour_coherence_is_global(tmp_path: Path) -> None:
 def test_dsah_cross_modal_reconstruction(tmp_path: Path) -> None:
     reports: list = []
     m = _method("dsah", report_every=1)
-    m.fit(_pairs(), _ctx(tmp_path, reports))
+    m.fit(toy_pairs(64), fit_context(tmp_path, reports))
     assert {"reconstruction", "symmetry", "diagonal", "alignment"} <= set(reports[0][1])
     extra = m.extra_modules(16, 12, 8)
     out = extra["decode_image"](torch.zeros(2, 8))  # image features from (text) codes
@@ -295,12 +279,12 @@ def test_cirh_affinity_neighbour_mixing_and_stage_b(tmp_path: Path) -> None:
     assert torch.allclose(mixed[0], torch.tensor([0.7, 0.0, 0.2, 0.1]))
     mixed = neighbour_mix(v, s, [0.7, 0.2, 0.1], (1, 2))
     assert torch.allclose(mixed[0], torch.tensor([0.7, 0.2, 0.1, 0.0]))
-    data = _pairs()
+    data = toy_pairs(64)
     sims = []
     for mode in ("reference", "aligned"):  # the reference takes S by position, not by item
         reports: list = []
         _method("cirh", stage_b_affinity=mode, report_every=1).fit(data,
-                                                                     _ctx(tmp_path, reports))
+                                                                     fit_context(tmp_path, reports))
         sims.append([r["similarity"] for _, r in reports])
     assert sims[0] != sims[1]
 
@@ -319,12 +303,12 @@ def test_cagan_graph_attention_follows_the_affinity() -> None:
 
 
 def test_ucmfh_fusion_input_and_training_cap(tmp_path: Path) -> None:
-    data = _pairs()
+    data = toy_pairs(64)
     changed = PairedData(index=data.index, image_features=data.image_features,
                          text_features=data.text_features[::-1].copy())
     for mode, reads_text in (("own_gap", False), ("paired", True)):
         m = _method("ucmfh", fusion_input=mode, max_train=40)
-        m.fit(data, _ctx(tmp_path))
+        m.fit(data, fit_context(tmp_path))
         assert m.train_rows_used is not None and len(m.train_rows_used) == 40
         same = np.array_equal(m.encode(data, "image")[8], m.encode(changed, "image")[8])
         assert same != reads_text  # the reference's paired token reads the item's text

@@ -84,6 +84,7 @@ class ValidationSelector:
         self.enabled = enabled
         self.best_score: float | None = None
         self.best_epoch: int | None = None
+        self.scores: list[tuple[int, float]] = []  #: (epoch, score), epochs counted from 1
         self._state: dict[str, dict[str, torch.Tensor]] | None = None
 
     def after_epoch(self, epoch: int, epochs: int) -> float | None:
@@ -91,13 +92,19 @@ class ValidationSelector:
         if not self.enabled or ((epoch + 1) % self.every and epoch + 1 != epochs):
             return None
         score = self.validate()
-        if score is not None and (self.best_score is None or score > self.best_score):
-            self.best_score, self.best_epoch = score, epoch + 1
-            self._state = {k: copy.deepcopy(m.state_dict()) for k, m in self.modules.items()}
+        if score is not None:
+            self.scores.append((epoch + 1, score))
+            if self.best_score is None or score > self.best_score:
+                self.best_score, self.best_epoch = score, epoch + 1
+                self._state = {k: copy.deepcopy(m.state_dict())
+                               for k, m in self.modules.items()}
         return score
 
-    def restore(self) -> None:
-        """Load the best state (if any epoch was scored)."""
+    def finish(self, info: dict[str, Any]) -> None:
+        """Load the best state (if any epoch was scored) and note the scores in ``info``."""
         if self._state is not None:
             for k, m in self.modules.items():
                 m.load_state_dict(self._state[k])
+        if self.scores:
+            info["validation"] = list(self.scores)
+            info["selected_epoch"] = self.best_epoch

@@ -170,12 +170,8 @@ class CIRH(DeepHashing):
                                   beta, bs, p["stage_b_affinity"] == "reference")
             if report and report_due(epoch, epochs, int(p["report_every"])):
                 ctx.report(epoch + 1, **log_a.means(), **log_b.means())
-            score = selector.after_epoch(epoch, epochs)
-            if score is not None:
-                self.info[bits].setdefault("validation", []).append((epoch + 1, score))
-        selector.restore()
-        if selector.best_epoch is not None:
-            self.info[bits]["selected_epoch"] = selector.best_epoch
+            selector.after_epoch(epoch, epochs)
+        selector.finish(self.info[bits])
 
     @staticmethod
     def _stage_b(nets: dict[str, nn.Module], opt: torch.optim.Optimizer, x: torch.Tensor,

@@ -158,9 +158,5 @@ class UCCH(DeepHashing):
             sched.step()
             if report and report_due(epoch, epochs, int(p["report_every"])):
                 ctx.report(epoch + 1, **log.means())
-            score = selector.after_epoch(epoch, epochs)
-            if score is not None:
-                self.info[bits].setdefault("validation", []).append((epoch + 1, score))
-        selector.restore()
-        if selector.best_epoch is not None:
-            self.info[bits]["selected_epoch"] = selector.best_epoch
+            selector.after_epoch(epoch, epochs)
+        selector.finish(self.info[bits])

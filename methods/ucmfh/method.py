@@ -159,9 +159,5 @@ class UCMFH(DeepHashing):
             if report and report_due(epoch, total, int(p["report_every"])):
                 ctx.report(epoch + 1, **log.means())
             if hashing:
-                score = selector.after_epoch(epoch - pre, epochs)
-                if score is not None:
-                    self.info[bits].setdefault("validation", []).append((epoch + 1, score))
-        selector.restore()
-        if selector.best_epoch is not None:
-            self.info[bits]["selected_epoch"] = selector.best_epoch
+                selector.after_epoch(epoch - pre, epochs)
+        selector.finish(self.info[bits])
