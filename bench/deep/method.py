@@ -4,7 +4,6 @@ on the other items encoded with it)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -109,7 +108,3 @@ class DeepHashing(HashMethod):
 def report_due(epoch: int, epochs: int, every: int) -> bool:
     """Whether epoch ``epoch`` (0-based) is a reporting epoch: every ``every`` and the last."""
     return (epoch + 1) % max(1, every) == 0 or epoch + 1 == epochs
-
-
-def as_floats(values: Mapping[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in values.items()}

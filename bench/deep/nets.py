@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -14,7 +13,7 @@ class MLP(nn.Module):
     """``in_dim -> hidden[0] -> ... -> out_dim``: Linear layers with ReLU between them.
 
     ``dropout`` is applied before the last layer (UCMFH/CIRH style), ``batch_norm`` after every
-    hidden Linear. The output is the pre-activation ("hid"); see :func:`relaxed_codes`.
+    hidden Linear. The output is the pre-activation ("hid"), before any tanh.
     """
 
     def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int, dropout: float = 0.0,
@@ -43,12 +42,6 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
-
-
-def relaxed_codes(hid: torch.Tensor, scale: float = 1.0, normalize: bool = False) -> torch.Tensor:
-    """tanh(scale · hid), optionally ℓ2-normalised per row."""
-    h = torch.tanh(scale * hid)
-    return F.normalize(h, dim=1) if normalize else h
 
 
 def sign_codes(h: torch.Tensor) -> np.ndarray:
