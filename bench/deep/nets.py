@@ -12,20 +12,16 @@ from torch import nn
 class MLP(nn.Module):
     """``in_dim -> hidden[0] -> ... -> out_dim``: Linear layers with ReLU between them.
 
-    ``dropout`` is applied before the last layer (UCMFH/CIRH style), ``batch_norm`` after every
-    hidden Linear. The output is the pre-activation ("hid"), before any tanh.
+    ``dropout`` is applied before the last layer (UCMFH/CIRH style). The output is the
+    pre-activation ("hid"), before any tanh.
     """
 
-    def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int, dropout: float = 0.0,
-                 batch_norm: bool = False):
+    def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int, dropout: float = 0.0):
         super().__init__()
         layers: list[nn.Module] = []
         prev = in_dim
         for width in hidden:
-            layers.append(nn.Linear(prev, int(width)))
-            if batch_norm:
-                layers.append(nn.BatchNorm1d(int(width)))
-            layers.append(nn.ReLU())
+            layers += [nn.Linear(prev, int(width)), nn.ReLU()]
             prev = int(width)
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
