@@ -41,10 +41,10 @@ def main(argv: list[str] | None = None) -> None:
     from threadpoolctl import threadpool_limits
 
     from bench import registry
-    from bench.cli import parse_assignments
+    from bench.cli.parsing import parse_assignments
+    from bench.params import method_params
     from bench.plugins import FitContext
     from bench.runner.data import load_dataset, needs_encoder, prepare, with_features
-    from bench.runner.grid import method_params
     from bench.runner.trial import encode_both, evaluate_codes, validation_score
     from bench.splits import parse_budget
 
@@ -59,17 +59,14 @@ def main(argv: list[str] | None = None) -> None:
         ds = with_features(ds, ("image_features", "text_features"),
                            resolve_encoder("bundled").as_config(), args.cache_dir, log=print)
     preset = registry.datasets.get(args.dataset).preset(args.preset)
-    labels = ds.items.labels
     rows = []
     for name in names:
         spec = registry.methods.get(name)
         data = prepare(ds, preset, budget, args.seed, spec.inputs)
         method = spec.load()([args.bits], method_params(spec, overrides), args.seed, "cpu")
-        val_labels = labels[data.split.validation]
         ctx = FitContext(validation=data.validation, seed=args.seed, device="cpu",
                          workdir=Path(args.cache_dir), dataset=args.dataset,
-                         validate=lambda m=method, v=data.validation, lv=val_labels:
-                         validation_score(m, v, lv),
+                         validate=lambda m=method, d=data: validation_score(m, d),
                          log=lambda msg: None)
         with threadpool_limits(args.threads):
             wall, cpu = time.perf_counter(), time.process_time()
@@ -78,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
         q, r = encode_both(method, data.query), encode_both(method, data.retrieval)
         b = args.bits
         res = evaluate_codes({m: q[m][b] for m in q}, {m: r[m][b] for m in r},
-                             labels[data.split.query], labels[data.split.retrieval], (100,))
+                             data.labels[data.query_index], data.labels[data.retrieval_index],
+                             (100,))
         rows.append((name, len(data.train), wall, cpu, res["i2t"]["map_all"],
                      res["t2i"]["map_all"]))
         print(f"{name:8s} fit wall {wall:7.1f} s  CPU {cpu:7.1f} s  "

@@ -1,5 +1,6 @@
 """CAGAN / AGAH: (CLIP-based) Adaptive Graph Attention Hashing (Li et al., Sensors 2023)."""
 
+from bench.deep.options import LOOP_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -19,6 +20,9 @@ SPEC = MethodSpec(
         "graph_hidden": 512, "graph_slope": 0.2,
         "selection": "final", "val_every": 5, "report_every": 5,
     },
+    param_types={**LOOP_TYPES, "eta": "float[0,]", "beta": "float[0,]", "lamb": "float[0,]",
+                 "mu": "float(0,]", "delta": "float[0,]", "epsilon": "float[0,]",
+                 "phi": "float[0,]", "graph_hidden": "int[1,]", "graph_slope": "float[0,]"},
     search_space={
         "eta": {"type": "uniform", "low": 0.0, "high": 1.0},
         "beta": {"type": "uniform", "low": 0.0, "high": 1.0},

@@ -1,5 +1,6 @@
 """CIRH: Correlation-Identity Reconstruction Hashing (Zhu et al., TKDE 2022)."""
 
+from bench.deep.options import SELECTION_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -20,6 +21,13 @@ SPEC = MethodSpec(
         # the reference keeps the best of its evaluations every 10 epochs
         "selection": "validation", "val_every": 10, "report_every": 10,
     },
+    param_types={**SELECTION_TYPES, "epochs": "int[1,]", "batch_size": "int[4,]",
+                 "lr_fusion": "float(0,]", "lr_hash": "float(0,]", "lambda1": "float[0,]",
+                 "lambda2": "float[0,]", "beta": "float[0,]", "a1": "float[0,1]",
+                 "a2": "float[0,1]", "zero_fraction": "float[0,1)", "fusion_width": "int[1,]",
+                 "image_hidden": "int[1,]", "dropout": "float[0,1)",
+                 "mix_neighbours": "'reference'|'nearest'",
+                 "stage_b_affinity": "'reference'|'aligned'"},
     search_space={
         "lambda1": {"type": "loguniform", "low": 0.1, "high": 100.0},
         "lambda2": {"type": "loguniform", "low": 0.1, "high": 10.0},

@@ -1,5 +1,6 @@
 """DGCPN: Deep Graph-neighbor Coherence Preserving Network (Yu et al., AAAI 2021)."""
 
+from bench.deep.options import LOOP_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -18,6 +19,9 @@ SPEC = MethodSpec(
         "code_scale": "sqrt_epoch", "hidden": 4096, "image_net": "mlp",
         "selection": "final", "val_every": 10, "report_every": 10,
     },
+    param_types={**LOOP_TYPES, "a1": "float[0,1]", "a2": "float[0,1]",
+                 "knn_fraction": "float(0,1]", "scale": "float(0,]", "dw": "float[0,]",
+                 "cw": "float[0,]"},
     search_space={
         "a1": {"type": "uniform", "low": 0.0, "high": 1.0},
         "a2": {"type": "uniform", "low": 0.0, "high": 1.0},

@@ -1,5 +1,6 @@
 """DJSRH: Deep Joint-Semantics Reconstructing Hashing (Su et al., ICCV 2019)."""
 
+from bench.deep.options import LOOP_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -18,6 +19,8 @@ SPEC = MethodSpec(
         "hidden": 4096, "image_net": "mlp",
         "selection": "final", "val_every": 10, "report_every": 10,
     },
+    param_types={**LOOP_TYPES, "beta": "float[0,1]", "eta": "float[0,1]", "mu": "float(0,]",
+                 "lambda1": "float[0,]", "lambda2": "float[0,]"},
     search_space={
         "beta": {"type": "uniform", "low": 0.0, "high": 1.0},
         "eta": {"type": "uniform", "low": 0.0, "high": 1.0},

@@ -1,5 +1,6 @@
 """DSAH: Deep Semantic-Alignment Hashing (Yang et al., ICMR 2020)."""
 
+from bench.deep.options import LOOP_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -19,6 +20,9 @@ SPEC = MethodSpec(
         "decoder_hidden": 4096,
         "selection": "validation", "val_every": 10, "report_every": 10,
     },
+    param_types={**LOOP_TYPES, "alpha": "float[0,1]", "k": "float(0,]", "eta": "float[0,]",
+                 "symmetry": "float[0,]", "diagonal": "float[0,]",
+                 "reconstruction": "float[0,]", "decoder_hidden": "int[1,]"},
     search_space={
         "alpha": {"type": "uniform", "low": 0.0, "high": 1.0},
         "k": {"type": "uniform", "low": 1.0, "high": 2.0},

@@ -1,5 +1,6 @@
 """JDSH: Joint-modal Distribution-based Similarity Hashing (Liu et al., SIGIR 2020)."""
 
+from bench.deep.options import LOOP_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -21,6 +22,10 @@ SPEC = MethodSpec(
         "hidden": 4096, "image_net": "mlp",
         "selection": "final", "val_every": 10, "report_every": 10,
     },
+    param_types={**LOOP_TYPES, "alpha": "float[0,]", "beta": "float[0,]", "lamb": "float[0,]",
+                 "mu": "float(0,]", "intra": "float[0,]", "l1": "float[0,]", "l2": "float[0,]",
+                 "left_scales": "float[0,]", "right_scales": "float[0,]",
+                 "thresholds": "'fit'|'mir'", "fit_batches": "int[1,]"},
     search_space={
         "alpha": {"type": "uniform", "low": 0.0, "high": 1.0},
         "beta": {"type": "uniform", "low": 0.0, "high": 1.0},

@@ -1,5 +1,6 @@
 """UCCH: Unsupervised Contrastive Cross-modal Hashing (Hu et al., TPAMI 2023)."""
 
+from bench.deep.options import SELECTION_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -23,6 +24,12 @@ SPEC = MethodSpec(
         "hidden": 2048,
         "selection": "validation", "val_every": 1, "report_every": 1,
     },
+    param_types={**SELECTION_TYPES, "epochs": "int[1,]", "batch_size": "int[2,]",
+                 "lr": "float(0,]", "weight_decay": "float[0,]", "alpha": "float[0,1]",
+                 "margin": "float[0,]", "shift": "float[0,]", "negatives": "int[1,]",
+                 "temperature": "float(0,]", "memory_momentum": "float[0,1)",
+                 "warmup_epochs": "int[0,]", "clip_grad": "float[0,]", "image_layers": "int[1,]",
+                 "text_layers": "int[1,]", "drop_last": "bool", "hidden": "int[1,]"},
     search_space={
         "alpha": {"type": "uniform", "low": 0.0, "high": 1.0},
         "margin": {"type": "uniform", "low": 0.0, "high": 0.5},

@@ -1,6 +1,7 @@
 """UCMFH: "When CLIP meets cross-modal hashing retrieval: a new strong baseline" (Xia et al.,
 Information Fusion 2023)."""
 
+from bench.deep.options import SELECTION_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -30,6 +31,14 @@ SPEC = MethodSpec(
         "fusion_input": "own_gap",
         "selection": "final", "val_every": 10, "report_every": 10,
     },
+    param_types={**SELECTION_TYPES, "epochs": "int[1,]", "batch_size": "int[2,]",
+                 "lr_fusion": "float(0,]", "lr_heads": "float(0,]", "adam_beta1": "float[0,1)",
+                 "temperature": "float(0,]", "hash_weight": "float[0,]", "layers": "int[1,]",
+                 "heads": "int[1,]", "feedforward": "int[1,]", "dropout": "float[0,1)",
+                 "head_hidden": "int[1,]", "head_dropout": "float[0,1)",
+                 "head_lr_gamma": "float(0,]", "max_train": "int[1,]|null",
+                 "drop_last": "bool", "fusion_epochs": "int[0,]",
+                 "fusion_input": "'own_gap'|'paired'"},
     search_space={
         "temperature": {"type": "loguniform", "low": 0.05, "high": 1.0},
         "hash_weight": {"type": "loguniform", "low": 0.1, "high": 2.0},
