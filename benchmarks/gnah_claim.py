@@ -3,7 +3,8 @@
 Reads ``RESULTS/leaderboard.csv`` (written by ``bench run`` / ``bench leaderboard``) and prints,
 per dataset, bit length and direction, a table methods × training budget of mAP@all mean ± std
 over seeds, then for every (dataset, bits, direction, budget) cell GNAH's mean against the best
-other method's, with the number of seeds on which GNAH beats each method (paired by seed).
+other method's, with the number of seeds on which GNAH beats each method (paired by seed), and
+the fit time per trial of every method.
 
 Run: ``python benchmarks/gnah_claim.py RESULTS [RESULTS ...] [--reference gnah]``.
 """
@@ -56,11 +57,12 @@ def tables(df: pd.DataFrame, reference: str) -> str:
 
 
 def verdict(df: pd.DataFrame, reference: str) -> str:
-    lines = ["\n| dataset | bits | direction | budget | GNAH | best other | Δ | GNAH ahead of "
-             "(seeds won / seeds) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"\n| dataset | bits | direction | budget | {reference} | best other | Δ | "
+             f"{reference} ahead of (seeds won / seeds) |", "|---|---|---|---|---|---|---|---|"]
     wins = cells = 0
-    for (dataset, bits, direction, budget), part in df.groupby(
-            ["dataset", "bits", "direction", "budget"]):
+    groups = df.groupby(["dataset", "bits", "direction", "budget"])
+    for (dataset, bits, direction, budget), part in sorted(
+            groups, key=lambda g: (*g[0][:3], budget_key(g[0][3]))):
         per_seed = part.pivot_table(index="seed", columns="base", values="map_all")
         if reference not in per_seed:
             continue
@@ -81,6 +83,23 @@ def verdict(df: pd.DataFrame, reference: str) -> str:
     return "\n".join(lines)
 
 
+def fit_times(df: pd.DataFrame) -> str:
+    """Median and maximum ``fit`` time per trial (seconds) by method and budget."""
+    one = df.drop_duplicates("result_key")
+    stats = one.groupby(["dataset", "base", "budget"])["fit_time_s"].agg(["median", "max"])
+    budgets = sorted(one["budget"].unique(), key=budget_key)
+    lines = ["\n| dataset | method | " + " | ".join(budgets) + " |",
+             "|---|---|" + "---|" * len(budgets)]
+    for dataset, method in sorted({k[:2] for k in stats.index}):
+        cells = []
+        for b in budgets:
+            key = (dataset, method, b)
+            cells.append(f"{stats.loc[key, 'median']:.1f} / {stats.loc[key, 'max']:.1f}"
+                         if key in stats.index else "")
+        lines.append(f"| {dataset} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\nfit time per trial, median / max seconds over seeds and bits"
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", nargs="+")
@@ -90,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     used = df.groupby(["base", "budget"])["n_train_used"].max()
     print(tables(df, args.reference))
     print(verdict(df, args.reference))
+    print(fit_times(df))
     capped = used[used.index.get_level_values("budget") == "all"]
     if len(capped):
         print("\nTraining pairs actually used at budget 'all': "
