@@ -108,37 +108,38 @@ class Entry:
 
 
 def entries(records: Iterable[ResultRecord]) -> list[Entry]:
-    """Finished and failed records with row labels that separate every pair of groups that
-    would otherwise share a cell (pruned records are not results)."""
+    """Finished and failed records (pruned ones are not results) with row labels that make
+    every row homogeneous within a dataset's columns: when the groups of one label on one
+    dataset differ in anything the columns do not show (preset, versions, data fingerprint,
+    encoder, ...), each label names its values of those fields."""
     out = [Entry(r, method_label(r), _label(r.dataset, r.dataset_options, {}))
            for r in records if r.status in ("finished", "failed")]
-    cells: dict[tuple, set[str]] = defaultdict(set)
-    by_group: dict[str, Entry] = {}
+    flat: dict[str, dict[str, Any]] = {}
+    blocks: dict[tuple[str, str], set[str]] = defaultdict(set)
+    cells: dict[tuple[str, str, str, int], set[str]] = defaultdict(set)
     for e in out:
-        by_group.setdefault(e.group, e)
+        if e.group not in flat:
+            d: dict[str, Any] = {}
+            _flatten("", {k: v for k, v in e.record.definition.items() if k not in _SHOWN}, d)
+            flat[e.group] = d
+        blocks[(e.label, e.dataset)].add(e.group)
         for b in e.record.bits:
             cells[(e.label, e.dataset, e.record.budget, b)].add(e.group)
-    separating: dict[str, set[str]] = defaultdict(set)
-    for (label, *_), groups in cells.items():
-        if len(groups) < 2:
-            continue
-        flat = []
-        for g in groups:
-            d: dict[str, Any] = {}
-            defn = {k: v for k, v in by_group[g].record.definition.items() if k not in _SHOWN}
-            _flatten("", defn, d)
-            flat.append(d)
-        keys = set().union(*flat)
-        differing = {k for k in keys if len({repr(f.get(k)) for f in flat}) > 1}
-        if not differing:  # e.g. parameters the label does not show: name them all
-            differing = {"group"}
-        separating[label] |= differing
+    shared = {cell[:2] for cell, groups in cells.items() if len(groups) > 1}
+    separating: dict[tuple[str, str], list[str]] = {}
+    for block, groups in blocks.items():
+        views = [flat[g] for g in groups]
+        keys = set().union(*views)
+        differing = sorted(k for k in keys if len({repr(v.get(k)) for v in views}) > 1)
+        if not differing and block in shared:
+            differing = ["group"]  # e.g. parameters the label does not show
+        if differing:
+            separating[block] = differing
     for e in out:
-        fields_ = sorted(separating.get(e.label, ()))
+        fields_ = separating.get((e.label, e.dataset))
         if fields_:
-            flat_e: dict[str, Any] = {"group": e.group}
-            _flatten("", e.record.definition, flat_e)
-            e.label += " [" + ", ".join(_suffix(f, flat_e.get(f)) for f in fields_) + "]"
+            values = {**flat[e.group], "group": e.group}
+            e.label += " [" + ", ".join(_suffix(f, values.get(f)) for f in fields_) + "]"
     return out
 
 
@@ -187,11 +188,41 @@ def long_table(records: Iterable[ResultRecord]) -> pd.DataFrame:
     return df
 
 
-def _budget_order(value: str) -> tuple[int, float]:
+def budget_order(value: str) -> tuple[int, float]:
+    """Sort key of a budget label: counts and fractions by value, then 'all'."""
     try:
         return (0, float(value))
     except ValueError:
         return (1, 0.0)
+
+
+# The long-table columns that identify a leaderboard cell: everything but the seed (``group``
+# is the definition's hash without the seed; the labels already separate groups that would
+# share a row). Every aggregation of the long table over seeds (the report's figures and
+# tables) groups by these, so it follows the same rule as the pivot.
+CELL_COLUMNS = ("dataset", "method", "group", "budget", "direction", "bits")
+
+
+def cell_columns(df: pd.DataFrame) -> list[str]:
+    """The cell columns present in the long table ``df``."""
+    return [c for c in CELL_COLUMNS if c in df.columns]
+
+
+def seed_groups(df: pd.DataFrame, extra: tuple[str, ...] = ()):
+    """The long table ``df`` grouped into leaderboard cells (rows that differ only by seed),
+    optionally split further by ``extra`` columns; a pandas GroupBy in order of appearance."""
+    return df.groupby([*cell_columns(df), *extra], dropna=False, sort=False)
+
+
+def cell_stats(df: pd.DataFrame, metric: str = "map_all") -> pd.DataFrame:
+    """One row per leaderboard cell of the long table: its cell columns, then ``mean``,
+    ``std``, ``count`` of ``metric`` over the finished seeds and ``seeds`` (sorted)."""
+    if df.empty:
+        return pd.DataFrame(columns=[*cell_columns(df), "mean", "std", "count", "seeds"])
+    groups = seed_groups(df)
+    stats = groups[metric].agg(["mean", "std", "count"])
+    stats["seeds"] = groups["seed"].agg(lambda s: tuple(sorted(s)))
+    return stats.reset_index()
 
 
 @dataclass
@@ -257,7 +288,7 @@ def pivot_table(records: Iterable[ResultRecord]) -> pd.DataFrame:
     for c in cells.values():
         c.failed -= c.seeds  # a seed that failed once and then finished counts as finished
     cols = sorted({col for _, col in cells}, key=lambda col: tuple(
-        _budget_order(v) if i == 1 and several_budgets else (0, str(v)) if isinstance(v, str)
+        budget_order(v) if i == 1 and several_budgets else (0, str(v)) if isinstance(v, str)
         else (0, v) for i, v in enumerate(col)))
     rows = sorted({label for label, _ in cells})
     one_dataset = len(budgets) == 1  # then the title names it, not every column

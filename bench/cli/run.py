@@ -52,6 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--force", action="store_true", help="redo finished results")
     r.add_argument("--no-ray", action="store_true",
                    help="run trials one by one in this process (debugging)")
+    r.add_argument("--no-report", action="store_true",
+                   help="skip the report of the run's dataset (RESULTS/report) at the end")
     r.set_defaults(func=main)
 
 
@@ -68,7 +70,7 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         experiment=args.experiment, force=args.force,
         execution=Execution(in_process=args.no_ray, address=args.address,
                             num_cpus=args.num_cpus, max_concurrent=args.max_concurrent),
-        command=" ".join(sys.argv))
+        command=" ".join(sys.argv), report=not args.no_report)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -79,6 +81,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"bench: leaderboard {summary.leaderboard['long']} and "
               f"{summary.leaderboard['markdown']}")
         print(summary.leaderboard["markdown"].read_text())
+    if summary.report:
+        print(f"bench: report {summary.report}")
     for line in summary.failure_lines():
         print(line, file=sys.stderr)
     return summary.exit_code
