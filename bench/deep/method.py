@@ -73,6 +73,9 @@ class DeepHashing(HashMethod):
         if len(x) < self.min_pairs:
             raise ValueError(f"{name} needs at least {self.min_pairs} training pairs, "
                              f"got {len(x)}")
+        bs = self.params.get("batch_size")
+        if bs is not None and len(x) < int(bs):  # one batch of every pair (epoch_batches)
+            self.resolve_param("batch_size", len(x))
         self.nets: dict[int, dict[str, nn.Module]] = {}
         self.info: dict[int, dict[str, Any]] = {}
         dev = torch.device(self.device)
