@@ -1,12 +1,17 @@
-"""GNAH's claim, measured: tables and a per-cell verdict from the records of a results folder.
+"""GNAH's claim, measured: tables and a per-cell verdict from the records of results folders.
 
-Reads ``RESULTS/leaderboard.csv`` (written by ``bench run`` / ``bench leaderboard``) and prints,
-per dataset, bit length and direction, a table methods × training budget of mAP@all mean ± std
-over seeds, then for every (dataset, bits, direction, budget) cell GNAH's mean against the best
-other method's, with the number of seeds on which GNAH beats each method (paired by seed), and
-the fit time per trial of every method.
+Reads ``RESULTS/leaderboard.csv`` (written by ``bench run`` / ``bench leaderboard``) and prints:
 
-Run: ``python benchmarks/gnah_claim.py RESULTS [RESULTS ...] [--reference gnah]``.
+1. per dataset, bit length and direction, a table methods × training budget of the metric's
+   mean ± std over seeds (n seeds);
+2. the verdict matrix: for every (dataset, bits, direction, budget) cell and every other method,
+   GNAH's advantage paired by seed, Δ = GNAH − peer as mean ± std over the n shared seeds, and
+   the verdict: ``beats`` (GNAH ahead on every shared seed), ``loses`` (behind on every seed) or
+   ``mixed``; then per cell whether GNAH beats *every* peer;
+3. the fit time per trial of every method and budget.
+
+Run: ``python benchmarks/gnah_claim.py RESULTS [RESULTS ...] [--reference gnah]
+[--metric map_all|map_tie_aware]``.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from pathlib import Path
 import pandas as pd
 
 DIRECTIONS = {"i2t": "I→T", "t2i": "T→I"}
+CELL = ["dataset", "bits", "direction", "budget"]
 
 
 def load(folders: list[str]) -> pd.DataFrame:
     frames = [pd.read_csv(Path(f) / "leaderboard.csv") for f in folders]
-    df = pd.concat(frames, ignore_index=True)
+    df = pd.concat(frames, ignore_index=True).drop_duplicates(["result_key", "direction"])
     df["base"] = df["method"].str.replace(r" \(trained on \d+ pairs\)", "", regex=True)
     df["budget"] = df["budget"].astype(str)
     return df
@@ -31,16 +37,20 @@ def budget_key(b: str) -> tuple[int, float]:
     return (1, 0.0) if b == "all" else (0, float(b))
 
 
-def tables(df: pd.DataFrame, reference: str) -> str:
+def _pm(mean: float, std: float) -> str:
+    return f"{mean:.3f} ± {0.0 if pd.isna(std) else std:.3f}"
+
+
+def tables(df: pd.DataFrame, reference: str, metric: str) -> str:
     out = []
     for (dataset, bits, direction), part in df.groupby(["dataset", "bits", "direction"]):
         budgets = sorted(part["budget"].unique(), key=budget_key)
-        stats = part.groupby(["base", "budget"])["map_all"].agg(["mean", "std", "count"])
+        stats = part.groupby(["base", "budget"])[metric].agg(["mean", "std", "count"])
         best = stats["mean"].groupby(level="budget").max()
         methods = sorted(part["base"].unique(),
                          key=lambda m: (m != reference, -stats.loc[m]["mean"].mean()))
         out.append(f"\n{dataset}, {bits} bits, {DIRECTIONS.get(direction, direction)} "
-                   f"(mAP@all, mean ± std over seeds; bold = best mean)\n")
+                   f"({metric}, mean ± std (n seeds); bold = best mean)\n")
         out.append("| method | " + " | ".join(budgets) + " |")
         out.append("|---|" + "---|" * len(budgets))
         for m in methods:
@@ -50,36 +60,47 @@ def tables(df: pd.DataFrame, reference: str) -> str:
                     cells.append("")
                     continue
                 r = stats.loc[(m, b)]
-                txt = f"{r['mean']:.3f} ± {0.0 if pd.isna(r['std']) else r['std']:.3f}"
+                txt = f"{_pm(r['mean'], r['std'])} ({int(r['count'])})"
                 cells.append(f"**{txt}**" if r["mean"] == best[b] else txt)
             out.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
-def verdict(df: pd.DataFrame, reference: str) -> str:
-    lines = [f"\n| dataset | bits | direction | budget | {reference} | best other | Δ | "
-             f"{reference} ahead of (seeds won / seeds) |", "|---|---|---|---|---|---|---|---|"]
-    wins = cells = 0
-    groups = df.groupby(["dataset", "bits", "direction", "budget"])
-    for (dataset, bits, direction, budget), part in sorted(
-            groups, key=lambda g: (*g[0][:3], budget_key(g[0][3]))):
-        per_seed = part.pivot_table(index="seed", columns="base", values="map_all")
+def paired(per_seed: pd.DataFrame, reference: str, peer: str) -> tuple[float, float, int, str]:
+    """Δ = reference − peer over the seeds both have: mean, std, n and the verdict word."""
+    both = per_seed[[reference, peer]].dropna()
+    d = both[reference] - both[peer]
+    n = len(d)
+    word = "beats" if n and (d > 0).all() else "loses" if n and (d < 0).all() else "mixed"
+    return float(d.mean()), float(d.std()) if n > 1 else float("nan"), n, word
+
+
+def verdict(df: pd.DataFrame, reference: str, metric: str) -> str:
+    peers = sorted(set(df["base"]) - {reference})
+    lines = [f"\nΔ = {reference} − peer ({metric}), mean ± std over the n seeds both have, "
+             "and beats / loses (on every seed) / mixed\n",
+             "| dataset | bits | dir | budget | " + " | ".join(peers)
+             + f" | {reference} beats all |",
+             "|---|---|---|---|" + "---|" * (len(peers) + 1)]
+    cells = all_beaten = 0
+    for key, part in sorted(df.groupby(CELL), key=lambda g: (*g[0][:3], budget_key(g[0][3]))):
+        per_seed = part.pivot_table(index="seed", columns="base", values=metric)
         if reference not in per_seed:
             continue
-        means = per_seed.mean()
-        others = means.drop(reference)
-        best_name = others.idxmax()
-        delta = means[reference] - others.max()
-        beaten = []
-        for m in others.sort_values(ascending=False).index:
-            paired = per_seed[[reference, m]].dropna()
-            beaten.append(f"{m} {int((paired[reference] > paired[m]).sum())}/{len(paired)}")
+        row, beaten = [], True
+        for peer in peers:
+            if peer not in per_seed:
+                row.append("")
+                continue
+            mean, std, n, word = paired(per_seed, reference, peer)
+            beaten &= word == "beats"
+            row.append(f"{mean:+.3f}±{0.0 if pd.isna(std) else std:.3f} n={n} {word}")
         cells += 1
-        wins += int(delta > 0)
-        lines.append(f"| {dataset} | {bits} | {DIRECTIONS.get(direction, direction)} | {budget} "
-                     f"| {means[reference]:.3f} | {best_name} {others.max():.3f} | "
-                     f"{delta:+.3f} | {', '.join(beaten[:4])} |")
-    lines.append(f"\n{reference} has the best mean in {wins} of {cells} cells.")
+        all_beaten += beaten
+        dataset, bits, direction, budget = key
+        lines.append(f"| {dataset} | {bits} | {DIRECTIONS.get(direction, direction)} | "
+                     f"{budget} | " + " | ".join(row) + f" | {'yes' if beaten else 'no'} |")
+    lines.append(f"\n{reference} beats every peer on every seed in {all_beaten} of {cells} cells.")
     return "\n".join(lines)
 
 
@@ -104,11 +125,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", nargs="+")
     p.add_argument("--reference", default="gnah")
+    p.add_argument("--metric", default="map_all", choices=("map_all", "map_tie_aware"))
     args = p.parse_args(argv)
     df = load(args.results)
     used = df.groupby(["base", "budget"])["n_train_used"].max()
-    print(tables(df, args.reference))
-    print(verdict(df, args.reference))
+    print(tables(df, args.reference, args.metric))
+    print(verdict(df, args.reference, args.metric))
     print(fit_times(df))
     capped = used[used.index.get_level_values("budget") == "all"]
     if len(capped):
