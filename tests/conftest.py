@@ -22,6 +22,18 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny networks: one intra-op thread avoids spin-waiting on a shared 2-core machine
+    (``pytestmark = pytest.mark.usefixtures("one_torch_thread")`` in a module)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _ray_shutdown():
     """One local Ray instance serves every test that needs it; stop it at the end."""

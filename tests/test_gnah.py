@@ -18,15 +18,7 @@ from bench.plugins import LoadedDataset, PairedData
 FAST = {"epochs": 3, "hidden": 32, "k": 3}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one intra-op thread avoids spin-waiting on a shared 2-core machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class LabelSpy(PairedData):
