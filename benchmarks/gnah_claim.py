@@ -80,27 +80,31 @@ def verdict(df: pd.DataFrame, reference: str, metric: str) -> str:
     lines = [f"\nΔ = {reference} − peer ({metric}), mean ± std over the n seeds both have, "
              "and beats / loses (on every seed) / mixed\n",
              "| dataset | bits | dir | budget | " + " | ".join(peers)
-             + f" | {reference} beats all |",
+             + " | beats/mixed/loses |",
              "|---|---|---|---|" + "---|" * (len(peers) + 1)]
     cells = all_beaten = 0
     for key, part in sorted(df.groupby(CELL), key=lambda g: (*g[0][:3], budget_key(g[0][3]))):
         per_seed = part.pivot_table(index="seed", columns="base", values=metric)
         if reference not in per_seed:
             continue
-        row, beaten = [], True
+        row, words = [], []
         for peer in peers:
             if peer not in per_seed:
                 row.append("")
                 continue
             mean, std, n, word = paired(per_seed, reference, peer)
-            beaten &= word == "beats"
+            words.append(word)
             row.append(f"{mean:+.3f}±{0.0 if pd.isna(std) else std:.3f} n={n} {word}")
         cells += 1
-        all_beaten += beaten
+        complete = len(words) == len(peers)
+        all_beaten += complete and all(w == "beats" for w in words)
+        tally = (f"{words.count('beats')}/{words.count('mixed')}/{words.count('loses')}"
+                 + ("" if complete else f" ({len(words)} of {len(peers)} measured)"))
         dataset, bits, direction, budget = key
         lines.append(f"| {dataset} | {bits} | {DIRECTIONS.get(direction, direction)} | "
-                     f"{budget} | " + " | ".join(row) + f" | {'yes' if beaten else 'no'} |")
-    lines.append(f"\n{reference} beats every peer on every seed in {all_beaten} of {cells} cells.")
+                     f"{budget} | " + " | ".join(row) + f" | {tally} |")
+    lines.append(f"\n{reference} beats every peer on every seed in {all_beaten} of {cells} cells "
+                 "(last column: peers beaten / mixed / lost to).")
     return "\n".join(lines)
 
 
