@@ -8,7 +8,8 @@ Reads ``RESULTS/leaderboard.csv`` (written by ``bench run`` / ``bench leaderboar
    GNAH's advantage paired by seed, Δ = GNAH − peer as mean ± std over the n shared seeds, and
    the verdict: ``beats`` (GNAH ahead on every shared seed), ``loses`` (behind on every seed) or
    ``mixed``; then per cell whether GNAH beats *every* peer;
-3. the fit time per trial of every method and budget.
+3. per peer, the number of cells GNAH beats / is mixed / loses;
+4. the fit time per trial of every method and budget.
 
 Run: ``python benchmarks/gnah_claim.py RESULTS [RESULTS ...] [--reference gnah]
 [--metric map_all|map_tie_aware]``.
@@ -108,6 +109,26 @@ def verdict(df: pd.DataFrame, reference: str, metric: str) -> str:
     return "\n".join(lines)
 
 
+def peer_summary(df: pd.DataFrame, reference: str, metric: str) -> str:
+    """Per dataset and bit length, for every peer: in how many (direction, budget) cells the
+    reference beats it on every seed, is mixed, loses on every seed."""
+    lines = [f"\nper peer: cells (direction × budget) where {reference} beats / is mixed / loses "
+             f"({metric}, paired by seed)\n", "| dataset | bits | peer | beats | mixed | loses |",
+             "|---|---|---|---|---|---|"]
+    for (dataset, bits), part in df.groupby(["dataset", "bits"]):
+        tally: dict[str, list[str]] = {}
+        for _, cell in part.groupby(["direction", "budget"]):
+            per_seed = cell.pivot_table(index="seed", columns="base", values=metric)
+            if reference not in per_seed:
+                continue
+            for peer in per_seed.columns.drop(reference):
+                tally.setdefault(peer, []).append(paired(per_seed, reference, peer)[3])
+        for peer, words in sorted(tally.items()):
+            lines.append(f"| {dataset} | {bits} | {peer} | {words.count('beats')} | "
+                         f"{words.count('mixed')} | {words.count('loses')} |")
+    return "\n".join(lines)
+
+
 def fit_times(df: pd.DataFrame) -> str:
     """Median and maximum ``fit`` time per trial (seconds) by method and budget."""
     one = df.drop_duplicates("result_key")
@@ -135,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     used = df.groupby(["base", "budget"])["n_train_used"].max()
     print(tables(df, args.reference, args.metric))
     print(verdict(df, args.reference, args.metric))
+    print(peer_summary(df, args.reference, args.metric))
     print(fit_times(df))
     capped = used[used.index.get_level_values("budget") == "all"]
     if len(capped):
