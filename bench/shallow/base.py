@@ -69,6 +69,14 @@ class ShallowHashMethod(HashMethod):
         for s in range(0, len(x), ENCODE_CHUNK):
             yield self.transform(x[s:s + ENCODE_CHUNK] - self.mean[modality], modality)
 
+    def unified_codes(self, data: PairedData) -> dict[int, np.ndarray]:
+        """Codes of items seen in both modalities at once, the way some reference papers code
+        their database (CMFH, LSSH, SePH). Not used by the harness, whose protocol codes each
+        modality alone (a query never brings its other modality); the Wikipedia reproduction
+        script uses it to show that protocol difference. Raises NotImplementedError for
+        methods without such a formula."""
+        raise NotImplementedError(f"{self.spec.name} has no unified (both-modality) codes")
+
     def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
         parts: dict[int, list[np.ndarray]] = {b: [] for b in self.maps[modality]}
         for phi in self._chunks(data, modality):

@@ -1,0 +1,122 @@
+"""Latent Semantic Sparse Hashing (Zhou et al. 2014), from the paper's formulas.
+
+Objective (rows are items; ``X`` images after PCA and ℓ2 normalisation, ``T`` texts)::
+
+    ||X − S Bᵀ||² + ρ|S|₁ + λ||Y − S Rᵀ||² + μ||T − Y Uᵀ||²,   columns of B, R, U of norm ≤ 1
+
+Alternation as the reference: S from the images alone, then ``outer_iters`` rounds of Y
+(closed form, Cholesky), U, S (joint LASSO on ``[B; √λ R]``), B, R. Preprocessing and coding
+as the reference: training-mean centring, image PCA to ``bits`` dimensions, unit rows, image
+code ``sign(R s(x))`` with ``s(x)`` the LASSO code over B, text code
+``sign((UᵀU + λ/μ I)⁻¹ Uᵀ t)``.
+
+Deviations (solvers, not the model): the LASSO is solved by FISTA with a fixed step
+(``lasso_iters`` steps from zero, the reference's SLEP LeastR runs 30 accelerated steps from
+zero with ρ as a ratio of each sample's λ_max, as here); B, R and U are solved by projected
+block-coordinate descent (``dict_sweeps`` sweeps; the reference uses the Lagrange dual of the
+same constrained least squares); initial dictionaries are seeded Gaussian with unit columns
+(the reference's are unnormalised). Database items are coded per modality: the reference's
+"unified" database codes from both modalities are not available through the harness's
+per-modality ``encode`` (see methods/README-classic.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.methods.lssh import SPEC
+from bench.plugins import FitContext, Modality, PairedData
+from bench.shallow.base import ShallowHashMethod, features, sign_codes
+from bench.shallow.linalg import spd_solve
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+def lasso(d: np.ndarray, x: np.ndarray, rho: float, iters: int) -> np.ndarray:
+    """Rows ``s_i = argmin ½||x_i − d s||² + λ_i|s|₁`` with ``λ_i = rho·||dᵀx_i||_∞``
+    (``d``: p x k dictionary, ``x``: n x p), by ``iters`` FISTA steps from zero."""
+    g = d.T @ d
+    c = x @ d  # n x k
+    lam = (rho * np.abs(c).max(axis=1))[:, None]
+    step = 1.0 / max(float(np.linalg.eigvalsh(g)[-1]), 1e-12)
+    s = np.zeros_like(c)
+    z, t = s, 1.0
+    for _ in range(int(iters)):
+        v = z - step * (z @ g - c)
+        s_new = np.sign(v) * np.maximum(np.abs(v) - step * lam, 0.0)
+        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        z = s_new + ((t - 1.0) / t_new) * (s_new - s)
+        s, t = s_new, t_new
+    return s
+
+
+def unit_ball_least_squares(target: np.ndarray, codes: np.ndarray, basis: np.ndarray,
+                            sweeps: int) -> np.ndarray:
+    """``argmin_D ||target − codes Dᵀ||²`` with every column of D of norm ≤ 1, by projected
+    block-coordinate descent from ``basis`` (columns of unused atoms are kept)."""
+    a = codes.T @ codes
+    e = target.T @ codes
+    d = basis.copy()
+    for _ in range(int(sweeps)):
+        for j in range(d.shape[1]):
+            if a[j, j] <= 1e-12:
+                continue
+            col = d[:, j] + (e[:, j] - d @ a[:, j]) / a[j, j]
+            d[:, j] = col / max(1.0, float(np.linalg.norm(col)))
+    return d
+
+
+class LSSH(ShallowHashMethod):
+    spec = SPEC
+
+    def fit(self, train: PairedData, ctx: FitContext) -> None:
+        train = self.capped(train, self.params["max_train"])
+        x0, t0 = self.centred_training(train)
+        if len(self.bits) != 1:
+            raise ValueError("lssh trains one code length per run")
+        b = self.bits[0]
+        p = self.params
+        mu, rho, lam = float(p["mu"]), float(p["rho"]), float(p["lam"])
+        k, inner = int(p["atoms"]), int(p["lasso_iters"])
+        vals, vecs = np.linalg.eigh(x0.T @ x0 / len(x0))
+        self.pca = vecs[:, ::-1][:, :min(b, x0.shape[1])]
+        x, t = unit_rows(x0 @ self.pca), unit_rows(t0)
+        rng = self.rng(b)
+        dic_b = unit_rows(rng.standard_normal((k, x.shape[1]))).T   # p x k
+        u = unit_rows(rng.standard_normal((b, t.shape[1]))).T       # d_t x L
+        r = unit_rows(rng.standard_normal((k, b))).T                 # L x k
+        s = lasso(dic_b, x, rho, inner)
+        self.history = []
+        for it in range(int(p["outer_iters"])):
+            y = spd_solve(u.T @ u, ((lam / mu) * (s @ r.T) + t @ u).T, lam / mu).T
+            u = unit_ball_least_squares(t, y, u, p["dict_sweeps"])
+            stacked = np.vstack([dic_b, np.sqrt(lam) * r])
+            s = lasso(stacked, np.hstack([x, np.sqrt(lam) * y]), rho, inner)
+            dic_b = unit_ball_least_squares(x, s, dic_b, p["dict_sweeps"])
+            r = unit_ball_least_squares(y, s, r, p["dict_sweeps"])
+            obj = (np.sum((x - s @ dic_b.T) ** 2) + rho * np.abs(s).sum()
+                   + lam * np.sum((y - s @ r.T) ** 2) + mu * np.sum((t - y @ u.T) ** 2))
+            self.history.append(float(obj))
+            ctx.report(epoch=it + 1, objective=float(obj))
+        self.dictionary, self.r, self.u = dic_b, r, u
+        self.text_map = spd_solve(u.T @ u, u.T, lam / mu).T  # d_t x L
+        self.maps["image"][b] = (self.r.T, 0.0)
+        self.maps["text"][b] = (self.text_map, 0.0)
+
+    def transform(self, x: np.ndarray, modality: Modality) -> np.ndarray:
+        if modality == "text":
+            return unit_rows(x)
+        return lasso(self.dictionary, unit_rows(x @ self.pca), float(self.params["rho"]),
+                     int(self.params["lasso_iters"]))
+
+    def unified_codes(self, data: PairedData) -> dict[int, np.ndarray]:
+        """The reference's database codes: sign((UᵀU + λ/μ I)⁻¹(λ/μ R s(x) + Uᵀt))."""
+        lm = float(self.params["lam"]) / float(self.params["mu"])
+        s = self.transform(features(data, "image") - self.mean["image"], "image")
+        t = unit_rows(features(data, "text") - self.mean["text"])
+        u = self.u
+        y = spd_solve(u.T @ u, (lm * (s @ self.r.T) + t @ u).T, lm).T
+        return {self.bits[0]: sign_codes(y)}
