@@ -76,7 +76,10 @@ class CMSSH(ShallowHashMethod):
         top = max(self.bits)
         p_all, q_all = np.zeros((x.shape[1], top)), np.zeros((y.shape[1], top))
         a_all, b_all = np.zeros(top), np.zeros(top)
-        self.alphas, self.agreements = [], []
+        self.alphas: list[float] = []
+        self.agreements: list[float] = []
+        #: r of each bit under the re-weighted pairs (AdaBoost makes it 0)
+        self.post_update_agreements: list[float] = []
         for t in range(top):
             u, _, vt = np.linalg.svd(xk.T @ (yk * (w * s)[:, None]), full_matrices=False)
             p, q = u[:, :1], vt[:1].T
@@ -91,6 +94,7 @@ class CMSSH(ShallowHashMethod):
             agree = np.where(proj_x + a >= 0, 1.0, -1.0) * np.where(proj_y + b >= 0, 1.0, -1.0)
             w = w * np.exp(-alpha * s * agree)
             w /= w.sum()
+            self.post_update_agreements.append(float(np.sum(w * s * agree)))
             p_all[:, t], q_all[:, t], a_all[t], b_all[t] = p, q, a, b
             self.alphas.append(float(alpha))
             self.agreements.append(r)

@@ -22,11 +22,13 @@ per-modality ``encode`` (see methods/README-classic.md).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from bench.methods.lssh import SPEC
 from bench.plugins import FitContext, Modality, PairedData
-from bench.shallow.base import ShallowHashMethod, features, sign_codes
+from bench.shallow.base import ENCODE_CHUNK, ShallowHashMethod, features, sign_codes
 from bench.shallow.linalg import spd_solve
 
 
@@ -69,27 +71,48 @@ def unit_ball_least_squares(target: np.ndarray, codes: np.ndarray, basis: np.nda
     return d
 
 
+@dataclass
+class LSSHModel:
+    """One code length's model: image PCA, dictionary B, alignment R, text basis U."""
+
+    pca: np.ndarray
+    dictionary: np.ndarray
+    r: np.ndarray
+    u: np.ndarray
+    history: list[float] = field(default_factory=list)
+
+    def image_codes(self, x: np.ndarray, rho: float, iters: int) -> np.ndarray:
+        """Sparse codes s(x) of centred images."""
+        return lasso(self.dictionary, unit_rows(x @ self.pca), rho, iters)
+
+
 class LSSH(ShallowHashMethod):
     spec = SPEC
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         train = self.capped(train, self.params["max_train"])
         x0, t0 = self.centred_training(train)
-        if len(self.bits) != 1:
-            raise ValueError("lssh trains one code length per run")
-        b = self.bits[0]
+        self.models: dict[int, LSSHModel] = {}
+        _, vecs = np.linalg.eigh(x0.T @ x0 / len(x0))
+        for b in self.bits:
+            model = self._fit_one(x0, t0, vecs[:, ::-1][:, :min(b, x0.shape[1])], b, ctx)
+            self.models[b] = model
+            lm = float(self.params["lam"]) / float(self.params["mu"])
+            self.maps["image"][b] = (model.r.T, 0.0)  # applied to s(x), see encode
+            self.maps["text"][b] = (spd_solve(model.u.T @ model.u, model.u.T, lm).T, 0.0)
+
+    def _fit_one(self, x0: np.ndarray, t0: np.ndarray, pca: np.ndarray, b: int,
+                 ctx: FitContext) -> LSSHModel:
         p = self.params
         mu, rho, lam = float(p["mu"]), float(p["rho"]), float(p["lam"])
         k, inner = int(p["atoms"]), int(p["lasso_iters"])
-        vals, vecs = np.linalg.eigh(x0.T @ x0 / len(x0))
-        self.pca = vecs[:, ::-1][:, :min(b, x0.shape[1])]
-        x, t = unit_rows(x0 @ self.pca), unit_rows(t0)
+        x, t = unit_rows(x0 @ pca), unit_rows(t0)
         rng = self.rng(b)
         dic_b = unit_rows(rng.standard_normal((k, x.shape[1]))).T   # p x k
         u = unit_rows(rng.standard_normal((b, t.shape[1]))).T       # d_t x L
         r = unit_rows(rng.standard_normal((k, b))).T                 # L x k
         s = lasso(dic_b, x, rho, inner)
-        self.history = []
+        history = []
         for it in range(int(p["outer_iters"])):
             y = spd_solve(u.T @ u, ((lam / mu) * (s @ r.T) + t @ u).T, lam / mu).T
             u = unit_ball_least_squares(t, y, u, p["dict_sweeps"])
@@ -99,24 +122,34 @@ class LSSH(ShallowHashMethod):
             r = unit_ball_least_squares(y, s, r, p["dict_sweeps"])
             obj = (np.sum((x - s @ dic_b.T) ** 2) + rho * np.abs(s).sum()
                    + lam * np.sum((y - s @ r.T) ** 2) + mu * np.sum((t - y @ u.T) ** 2))
-            self.history.append(float(obj))
-            ctx.report(epoch=it + 1, objective=float(obj))
-        self.dictionary, self.r, self.u = dic_b, r, u
-        self.text_map = spd_solve(u.T @ u, u.T, lam / mu).T  # d_t x L
-        self.maps["image"][b] = (self.r.T, 0.0)
-        self.maps["text"][b] = (self.text_map, 0.0)
+            history.append(float(obj))
+            ctx.report(epoch=it + 1, **{f"objective_{b}": float(obj)})
+        return LSSHModel(pca, dic_b, r, u, history)
+
+    def _sparse(self, data: PairedData, b: int) -> np.ndarray:
+        x = features(data, "image") - self.mean["image"]
+        model = self.models[b]
+        rho, iters = float(self.params["rho"]), int(self.params["lasso_iters"])
+        return np.vstack([model.image_codes(x[i:i + ENCODE_CHUNK], rho, iters)
+                          for i in range(0, len(x), ENCODE_CHUNK)] or
+                         [np.zeros((0, model.dictionary.shape[1]))])
+
+    def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
+        if modality == "text":
+            return super().encode(data, modality)
+        return {b: sign_codes(self._sparse(data, b) @ self.maps["image"][b][0])
+                for b in self.models}
 
     def transform(self, x: np.ndarray, modality: Modality) -> np.ndarray:
-        if modality == "text":
-            return unit_rows(x)
-        return lasso(self.dictionary, unit_rows(x @ self.pca), float(self.params["rho"]),
-                     int(self.params["lasso_iters"]))
+        return unit_rows(x)  # texts (images are coded in ``encode``)
 
     def unified_codes(self, data: PairedData) -> dict[int, np.ndarray]:
         """The reference's database codes: sign((UᵀU + λ/μ I)⁻¹(λ/μ R s(x) + Uᵀt))."""
         lm = float(self.params["lam"]) / float(self.params["mu"])
-        s = self.transform(features(data, "image") - self.mean["image"], "image")
         t = unit_rows(features(data, "text") - self.mean["text"])
-        u = self.u
-        y = spd_solve(u.T @ u, (lm * (s @ self.r.T) + t @ u).T, lm).T
-        return {self.bits[0]: sign_codes(y)}
+        out = {}
+        for b, model in self.models.items():
+            u = model.u
+            rhs = lm * (self._sparse(data, b) @ model.r.T) + t @ u
+            out[b] = sign_codes(spd_solve(u.T @ u, rhs.T, lm).T)
+        return out

@@ -58,31 +58,36 @@ def _student_t(h: np.ndarray) -> np.ndarray:
     return num
 
 
+def kl_step(p: np.ndarray, h: np.ndarray, alpha: float, const: float
+            ) -> tuple[float, float, np.ndarray]:
+    """(KL(P‖Q), KL + α‖|H| − 1‖², gradient of the latter) at ``h``; ``const = Σ P log P``."""
+    num = _student_t(h)
+    q = np.maximum(num / num.sum(), TINY)
+    kl = const - float(np.sum(p * np.log(q)))
+    cost = kl + alpha * float(np.sum((np.abs(h) - 1.0) ** 2))
+    q -= p
+    q *= -num  # M = (P − Q) ∘ num, in place
+    grad = q.sum(1)[:, None] * h - q @ h + 2.0 * alpha * (np.abs(h) - 1.0) * np.sign(h)
+    return kl, cost, grad
+
+
 def min_kld(p: np.ndarray, bits: int, alpha: float, rng: np.random.Generator, iters: int = 100,
             lr: float = 500.0, momentum: float = 0.5, min_gain: float = 0.01
             ) -> tuple[np.ndarray, list[float], list[float]]:
-    """(best H, KL per iterate, objective per iterate) of SePH's code learning."""
-    n = len(p)
+    """(lowest-objective H, KL per iterate, objective per iterate) of SePH's code learning."""
     const = float(np.sum(p * np.log(p)))
-    h = 1e-4 * rng.standard_normal((n, bits))
+    h = 1e-4 * rng.standard_normal((len(p), bits))
     incs, gains = np.zeros_like(h), np.ones_like(h)
     best, best_h = np.inf, h
     kls, costs = [], []
     for it in range(int(iters) + 1):
-        num = _student_t(h)
-        q = np.maximum(num / num.sum(), TINY)
-        kl = const - float(np.sum(p * np.log(q)))
-        cost = kl + alpha * float(np.sum((np.abs(h) - 1.0) ** 2))
+        kl, cost, grad = kl_step(p, h, alpha, const)
         kls.append(kl)
         costs.append(cost)
         if cost < best:
             best, best_h = cost, h
         if it == iters:
             break
-        q -= p
-        q *= -num  # M = (P - Q) ∘ num, in place
-        grad = q.sum(1)[:, None] * h - q @ h + 2.0 * alpha * (np.abs(h) - 1.0) * np.sign(h)
-        del num, q
         same = np.sign(grad) == np.sign(incs)
         gains = np.where(same, gains * 0.8, gains + 0.2)
         np.maximum(gains, min_gain, out=gains)
