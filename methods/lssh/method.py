@@ -39,15 +39,18 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
 
 def lasso(d: np.ndarray, x: np.ndarray, rho: float, iters: int) -> np.ndarray:
     """Rows ``s_i = argmin ½||x_i − d s||² + λ_i|s|₁`` with ``λ_i = rho·||dᵀx_i||_∞``
-    (``d``: p x k dictionary, ``x``: n x p), by ``iters`` FISTA steps from zero."""
+    (``d``: p x k dictionary, ``x``: n x p), by ``iters`` FISTA steps from zero. The gradient
+    goes through the residual when p is small against k (cheaper than the k x k Gram matrix)."""
     g = d.T @ d
     c = x @ d  # n x k
     lam = (rho * np.abs(c).max(axis=1))[:, None]
     step = 1.0 / max(float(np.linalg.eigvalsh(g)[-1]), 1e-12)
+    via_residual = 2 * d.shape[0] < d.shape[1]
     s = np.zeros_like(c)
     z, t = s, 1.0
     for _ in range(int(iters)):
-        v = z - step * (z @ g - c)
+        grad = (z @ d.T - x) @ d if via_residual else z @ g - c
+        v = z - step * grad
         s_new = np.sign(v) * np.maximum(np.abs(v) - step * lam, 0.0)
         t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
         z = s_new + ((t - 1.0) / t_new) * (s_new - s)
