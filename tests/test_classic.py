@@ -254,3 +254,19 @@ def test_lifting_beyond_the_canonical_rank(small):
     codes = method.encode(data.query, "text")[64]
     assert codes.shape == (len(data.query), 64)
     assert len({tuple(c) for c in codes.T}) == 64  # no duplicated bit
+
+
+def test_null_space_lift_completes_the_larger_side(small):
+    from bench.shallow.cca import null_space_directions
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(200, 12)), rng.normal(size=(200, 4))
+    cxx, cyy, cxy = x.T @ x + 1e-3 * np.eye(12), y.T @ y + 1e-3 * np.eye(4), x.T @ y
+    wx, wy = null_space_directions(cxx, cyy, cxy, 10)
+    assert wx.shape == (12, 10) and wy.shape == (4, 10)
+    assert np.allclose(wx.T @ cxx @ wx, np.eye(10), atol=1e-8)  # a complete whitened basis
+    assert np.allclose(cxy.T @ wx[:, 4:], 0, atol=1e-8)  # zero-correlation directions
+    wy2, wx2 = null_space_directions(cyy, cxx, cxy.T, 10)  # the larger side is found
+    assert np.allclose(np.abs(wx2), np.abs(wx)) and np.allclose(np.abs(wy2), np.abs(wy))
+    with pytest.raises(BenchError, match="at most 48 with null_space"):
+        _fit(small, "scm-orth", bits=(64,), lift="null_space")  # 48 / 48 dimensions here

@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from bench.errors import BenchError
-from bench.shallow.linalg import inv_sqrt
+from bench.shallow.linalg import inv_sqrt, spd_solve
+
+#: How code lengths beyond the canonical rank are handled (see ``take_directions``).
+LIFTS = ("gaussian", "null_space", "error")
 
 
 def regularised_cov(x: np.ndarray, reg: float) -> np.ndarray:
@@ -56,16 +59,41 @@ def lift(rng: np.random.Generator, rank: int, bits: int) -> np.ndarray:
     return rng.normal(size=(rank, bits)) / np.sqrt(rank)
 
 
+def null_space_directions(cxx: np.ndarray, cyy: np.ndarray, cxy: np.ndarray,
+                          bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the reference eigen-solvers return beyond the rank: the larger modality's
+    canonical directions completed by its zero-correlation directions, the other modality's
+    projections ``C⁻¹ C_cross w`` (for the zero-correlation directions these are rounding
+    noise, so those bits are noise, and the exact codes depend on the BLAS)."""
+    swap = cxx.shape[0] < cyy.shape[0]
+    if swap:
+        cxx, cyy, cxy = cyy, cxx, cxy.T
+    wxs = inv_sqrt(cxx)
+    u = np.linalg.svd(wxs @ cxy @ inv_sqrt(cyy), full_matrices=True)[0]
+    wx = (wxs @ u)[:, :bits]
+    wy = spd_solve(cyy, cxy.T @ wx)
+    return (wy, wx) if swap else (wx, wy)
+
+
 def take_directions(px: np.ndarray, py: np.ndarray, bits: int, seed: int, method: str,
-                    how: str = "gaussian") -> tuple[np.ndarray, np.ndarray]:
-    """The first ``bits`` columns of paired projections; when there are fewer (more bits than
-    canonical pairs, e.g. Wikipedia's 10-d text), ``how="gaussian"`` maps the available ones
-    through ``lift`` seeded by (seed, bits), and ``how="error"`` refuses in one line."""
+                    how: str = "gaussian", moments: tuple | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``bits`` columns of paired projections. When there are fewer (more bits than
+    canonical pairs, e.g. Wikipedia's 10-d text): ``how="gaussian"`` maps the available ones
+    through ``lift`` seeded by (seed, bits); ``how="null_space"`` behaves as the reference
+    eigen-solvers (``null_space_directions`` of ``moments`` = (C_xx, C_yy, C_xy)); ``how="error"``
+    refuses in one line."""
+    if how not in LIFTS:
+        raise BenchError(f"{method}: lift must be one of {', '.join(LIFTS)}, not {how!r}")
     rank = px.shape[1]
     if bits <= rank:
         return px[:, :bits], py[:, :bits]
+    dims = (px.shape[0], py.shape[0])
+    if how == "null_space" and moments is not None and bits <= max(dims):
+        return null_space_directions(*moments, bits)
     if how != "gaussian":
         raise BenchError(f"{method}: {bits} bits > {rank} canonical pairs (the smaller feature "
-                         f"dimension); set {method}.lift=gaussian to lift them")
+                         f"dimension{'' if how == 'error' else f'; at most {max(dims)} with {how}'}"
+                         f"); set {method}.lift=gaussian to lift them")
     m = lift(np.random.default_rng([seed, bits]), rank, bits)
     return px @ m, py @ m

@@ -23,6 +23,7 @@ SPEC = MethodSpec(
         "codes sign(X W_x) and sign(Y W_y) of the top `bits` canonical directions. More bits "
         "than canonical pairs (min of the two feature dimensions; Wikipedia's text is 10-d): "
         "lift=gaussian maps the canonical space through a Gaussian matrix seeded by "
-        "(seed, bits); lift=error refuses in one line."
+        "(seed, bits); lift=null_space takes the zero-correlation directions (noise bits, as "
+        "reference eigen-solvers); lift=error refuses in one line."
     ),
 )

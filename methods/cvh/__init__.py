@@ -24,6 +24,8 @@ SPEC = MethodSpec(
         "eigenproblem C_xy K C_yx a = λ C_xx a with K = (C_yy + reg I)^-1, C = unnormalised "
         "(co)variances + reg I (absolute ridge 1e-4 as the reference); W_y = K C_yx W_x Λ^-1/2; "
         "codes sign. cyy=toolbox uses K = C_yy + reg I as BMC-SDNU's CVHtrainCCA does. Bits "
-        "beyond the min(dx, dy) non-degenerate solutions: lift=gaussian (seeded) or error."
+        "beyond the min(dx, dy) non-degenerate solutions: lift=gaussian (seeded), null_space "
+        "(the zero-eigenvalue directions an eigen-solver returns: noise bits, as the "
+        "reference) or error."
     ),
 )

@@ -27,6 +27,11 @@ from bench.shallow.cca import take_directions
 from bench.shallow.linalg import largest_generalized_eigh, sign_fix, spd_solve, with_ridge
 
 
+def cvh_moments(x: np.ndarray, y: np.ndarray, reg: float) -> tuple[np.ndarray, ...]:
+    """(C_xx + reg I, C_yy + reg I, C_xy) with unnormalised (co)variances."""
+    return with_ridge(x.T @ x, reg), with_ridge(y.T @ y, reg), x.T @ y
+
+
 def cvh_directions(x: np.ndarray, y: np.ndarray, reg: float, cyy: str = "inverse"
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(W_x, W_y, eigenvalues, B) for the min(dx, dy) non-degenerate solutions, descending;
@@ -54,8 +59,9 @@ class CVH(ShallowHashMethod):
         x, y = self.centred_training(train)
         self.wx, self.wy, self.eigenvalues, self.constraint = cvh_directions(
             x, y, float(self.params["reg"]), self.params["cyy"])
+        moments = cvh_moments(x, y, float(self.params["reg"]))
         for b in self.bits:
             wx, wy = take_directions(self.wx, self.wy, b, self.seed, self.spec.name,
-                                     self.params["lift"])
+                                     self.params["lift"], moments)
             self.maps["image"][b], self.maps["text"][b] = (wx, 0.0), (wy, 0.0)
         ctx.report(epoch=1, top_eigenvalue=float(self.eigenvalues[0]))

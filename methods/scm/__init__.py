@@ -27,8 +27,9 @@ SPEC_ORTH = MethodSpec(
     reference=_REFERENCE,
     description=(
         "SCM-Orth: all bits from one generalised eigenproblem (CCA with XᵀSY as the cross "
-        "term). " + _COMMON + " Beyond min(dx, dy) bits the eigenvalues are 0: lift=gaussian "
-        "(seeded) or error."
+        "term). " + _COMMON + " Beyond min(dx, dy) bits the eigenvalues are 0: "
+        "lift=null_space takes the zero-eigenvalue directions as the reference's eig does "
+        "(noise bits), lift=gaussian (seeded) or error."
     ),
 )
 

@@ -49,11 +49,11 @@ class SCMOrth(_SCM):
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         top = max(self.bits)
         x, y, cxx, cyy, labels = self.moments(train, top)
-        self.px, self.py, self.singular_values = cca_from_moments(
-            cxx, cyy, semantic_cross_term(x, y, labels, top))
+        cxy = semantic_cross_term(x, y, labels, top)
+        self.px, self.py, self.singular_values = cca_from_moments(cxx, cyy, cxy)
         for b in self.bits:
             wx, wy = take_directions(self.px, self.py, b, self.seed, self.spec.name,
-                                     self.params["lift"])
+                                     self.params["lift"], (cxx, cyy, cxy))
             self.maps["image"][b], self.maps["text"][b] = (wx, 0.0), (wy, 0.0)
         ctx.report(epoch=1)
 
