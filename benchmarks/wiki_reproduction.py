@@ -11,8 +11,10 @@
    each item ("unified" codes). The script refits those methods in-process (the same model:
    its query codes are checked bit-identical to the run's stored codes) and evaluates the
    run's query codes against unified database codes with the same metric engine.
-3. ``--checks``: the protocol checks at 16 bits: features not centred (``center=false``), and
-   the reference mAP routine's bias (its query counter starts at 10: mAP × nq / (nq + 10)).
+3. ``--checks``: the protocol checks: features not centred (``center=false``, 16 bits); CVH
+   and SCM-Orth with the eigen-solver's zero-eigenvalue directions beyond the rank
+   (``lift=null_space``, all lengths); the reference mAP routine's bias (its query counter
+   starts at 10: mAP × nq / (nq + 10)).
 
 Writes the measured numbers as a CSV beside the published one and prints markdown tables
 (published / measured / difference) for methods/README-classic.md.
@@ -61,11 +63,14 @@ def bench_run(args: argparse.Namespace, results: Path, methods, bits, extra=()) 
 
 def measured(results: Path) -> dict[tuple[str, str], dict]:
     """(method, params label) -> {f"{dir}_{bits}": mAP, "records": [...]}"""
+    from bench import registry
     from bench.results import ResultStore
 
     out: dict[tuple[str, str], dict] = {}
     for r in ResultStore(results).load_records():
-        label = "center=False" if r["params"].get("center") is False else ""
+        spec = registry.methods.get(r["method"])
+        label = ",".join(f"{k}={r['params'][k]}" for k in ("center", "lift")
+                         if k in r["params"] and r["params"][k] != spec.defaults.get(k))
         row = out.setdefault((r["method"], label), {"records": []})
         row["records"].append(r)
         for b, per in r["metrics"].items():
@@ -153,6 +158,7 @@ def main() -> int:
     t_run = time.time() - t0
     if args.checks:
         bench_run(args, results, CLASSIC + CONTEXT, (16,), ["--set", "center=false"])
+        bench_run(args, results, ("cvh", "scm-orth"), BITS, ["--set", "lift=null_space"])
     rows = measured(results)
     pub = published()
 
@@ -194,6 +200,10 @@ def main() -> int:
         nc = {f"{m}[center=False]": rows[(m, "center=False")] for m in CLASSIC + CONTEXT
               if (m, "center=False") in rows}
         print(markdown(nc, pub, bits=(16,)))
+        print("\n## Checks: beyond 10 bits, the eigen-solver's zero-eigenvalue directions "
+              "(lift=null_space)\n")
+        print(markdown({f"{m}[lift=null_space]": rows[(m, "lift=null_space")]
+                        for m in ("cvh", "scm-orth")}, pub))
         nq = 693
         f = nq / (nq + 10)
         print(f"\nReference mAP routine (query counter starts at 10): every value × "
