@@ -1,33 +1,51 @@
 """Result records -> leaderboard tables.
 
-* ``leaderboard.csv``: long format, one row per (record, bits, direction) with every metric.
-* ``leaderboard_pivot.csv`` / ``leaderboard.md``: paper style, methods × dataset/direction/bits
-  (and budget when there are several), mAP@all as mean ± std over seeds.
+* ``leaderboard.csv``: long format, one row per (finished record, bits, direction) with every
+  metric and the definition's identity (group, data fingerprint, versions).
+* ``leaderboard_pivot.csv`` / ``leaderboard.md``: paper style, rows × dataset/[budget]/
+  direction/bits, mAP@all (mean ± std over seeds, ``n`` against the expected seeds) beside the
+  tie-aware mAP; failed trials listed under the table.
+
+Grouping rule: a cell aggregates only records of one *group* - equal definitions except the seed
+(dataset, its version, options and data fingerprint; preset; encoder; protocol version; method,
+its version and canonical hyperparameters). Whatever separates two groups that would share a row
+and column is added to the row label (``gnah [preset=small]``, ``gnah [v1]``), so nothing that
+differs is ever averaged and every difference is visible. The expected seeds of a group are the
+seeds its runs asked for; a cell says how many finished and which failed or are missing.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench.results import ResultStore, atomic_write_bytes
+from bench.files import atomic_write_bytes
+from bench.results import ResultStore, Scan
+from bench.schema import ResultRecord
 
 DIRECTIONS = {"i2t": "I→T", "t2i": "T→I"}
+#: definition fields that rows and columns already show (method label, dataset label, axes)
+_SHOWN = ("method", "dataset", "dataset_options", "params", "bits", "budget", "seed")
+Warn = Callable[[str], None]
 
 
 def _defaults(method: str) -> dict[str, Any] | None:
     from bench import registry
     from bench.errors import PluginError
+    from bench.params import method_params
 
     try:
-        return dict(registry.methods.get(method).defaults)
+        return method_params(registry.methods.get(method), {})
     except PluginError:
         return None
 
 
-def _label(name: str, values: dict[str, Any], defaults: dict[str, Any] | None) -> str:
+def _label(name: str, values: Mapping[str, Any], defaults: Mapping[str, Any] | None) -> str:
     """``name`` or ``name[k=v,...]`` listing what differs from the defaults."""
     if defaults is None:
         changed = dict(values)
@@ -38,28 +56,109 @@ def _label(name: str, values: dict[str, Any], defaults: dict[str, Any] | None) -
     return name + "[" + ",".join(f"{k}={changed[k]}" for k in sorted(changed)) + "]"
 
 
-def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per record × bits × direction. Results of non-default hyperparameters or
-    dataset options get their own method / dataset label, so they are never averaged together."""
+def method_label(rec: ResultRecord) -> str:
+    label = _label(rec.method, rec.params, _defaults(rec.method))
+    if rec.labels_at_encode:
+        label += " (labels at encoding)"
+    if rec.n_train_used is not None and rec.n_train is not None and rec.n_train_used < rec.n_train:
+        label += f" (trained on {rec.n_train_used} pairs)"  # the method capped its training set
+    return label
+
+
+def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
+    if isinstance(obj, Mapping) and obj:
+        for k, v in obj.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = obj
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text[:8] if len(text) >= 32 and text.isalnum() else text
+
+
+def _suffix(field_name: str, value: Any) -> str:
+    if field_name == "method_version":
+        return f"v{value}"
+    if field_name == "protocol_version":
+        return f"protocol {value}"
+    if field_name == "data_fingerprint":
+        return f"data {_short(value) if value else 'unknown'}"
+    if field_name == "dataset_version":
+        return f"dataset v{value}"
+    if field_name == "preset.name":
+        return f"preset={value}"
+    if field_name == "encoder.name":
+        return f"encoder={value}"
+    return f"{field_name}={_short(value)}"
+
+
+@dataclass
+class Entry:
+    """One record placed in the table: its row label and column identity."""
+
+    record: ResultRecord
+    label: str
+    dataset: str
+
+    @property
+    def group(self) -> str:
+        return self.record.group
+
+
+def entries(records: Iterable[ResultRecord]) -> list[Entry]:
+    """Finished and failed records with row labels that separate every pair of groups that
+    would otherwise share a cell (pruned records are not results)."""
+    out = [Entry(r, method_label(r), _label(r.dataset, r.dataset_options, {}))
+           for r in records if r.status in ("finished", "failed")]
+    cells: dict[tuple, set[str]] = defaultdict(set)
+    by_group: dict[str, Entry] = {}
+    for e in out:
+        by_group.setdefault(e.group, e)
+        for b in e.record.bits:
+            cells[(e.label, e.dataset, e.record.budget, b)].add(e.group)
+    separating: dict[str, set[str]] = defaultdict(set)
+    for (label, *_), groups in cells.items():
+        if len(groups) < 2:
+            continue
+        flat = []
+        for g in groups:
+            d: dict[str, Any] = {}
+            defn = {k: v for k, v in by_group[g].record.definition.items() if k not in _SHOWN}
+            _flatten("", defn, d)
+            flat.append(d)
+        keys = set().union(*flat)
+        differing = {k for k in keys if len({repr(f.get(k)) for f in flat}) > 1}
+        if not differing:  # e.g. parameters the label does not show: name them all
+            differing = {"group"}
+        separating[label] |= differing
+    for e in out:
+        fields_ = sorted(separating.get(e.label, ()))
+        if fields_:
+            flat_e: dict[str, Any] = {"group": e.group}
+            _flatten("", e.record.definition, flat_e)
+            e.label += " [" + ", ".join(_suffix(f, flat_e.get(f)) for f in fields_) + "]"
+    return out
+
+
+def long_table(records: Iterable[ResultRecord]) -> pd.DataFrame:
+    """One row per finished record × bits × direction."""
     rows = []
-    for rec in records:
-        method = _label(rec["method"], rec.get("params") or {}, _defaults(rec["method"]))
-        if rec.get("labels_at_encode"):
-            method += " (labels at encoding)"
-        used, offered = rec.get("n_train_used"), rec.get("n_train")
-        if used is not None and offered is not None and used < offered:
-            method += f" (trained on {used} pairs)"  # the method capped its training set
-        dataset = _label(rec["dataset"], rec.get("dataset_options") or {}, {})
-        for bits, per_dir in rec["metrics"].items():
+    for e in entries(records):
+        rec = e.record
+        if not rec.finished:
+            continue
+        for bits, per_dir in rec.metrics.items():
             for direction, m in per_dir.items():
                 row = {
-                    "method": method, "dataset": dataset,
-                    "preset": (rec.get("preset") or {}).get("name"), "budget": rec["budget"],
-                    "n_train": rec.get("n_train"),
-                    "n_train_used": rec.get("n_train_used", rec.get("n_train")),
-                    "seed": rec["seed"], "bits": int(bits),
-                    "direction": direction, "map_all": m.get("map_all"),
-                    "map_tie_aware": m.get("map_tie_aware"),
+                    "method": e.label, "dataset": e.dataset,
+                    "preset": rec.preset.get("name"), "budget": rec.budget,
+                    "n_train": rec.n_train,
+                    "n_train_used": rec.n_train_used if rec.n_train_used is not None
+                    else rec.n_train,
+                    "seed": rec.seed, "bits": int(bits), "direction": direction,
+                    "map_all": m.get("map_all"), "map_tie_aware": m.get("map_tie_aware"),
                 }
                 for k, v in (m.get("map_at_k") or {}).items():
                     row[f"map_at_{k}"] = v
@@ -67,13 +166,18 @@ def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                     row[f"p_at_{k}"] = v
                 row.update({
                     "n_queries": m.get("n_queries"), "n_empty_queries": m.get("n_empty_queries"),
-                    "validation_map": (rec.get("validation") or {}).get("map_mean_first_bits"),
-                    "fit_time_s": (rec.get("timing") or {}).get("fit_s"),
-                    "split_checksum": (rec.get("split") or {}).get("checksum"),
-                    "protocol_version": (rec.get("protocol") or {}).get("version"),
-                    "method_version": rec.get("method_version"),
-                    "git_commit": (rec.get("environment") or {}).get("git_commit"),
-                    "result_key": rec["key"],
+                    "validation_map": rec.validation.get("score",
+                                                         rec.validation.get("map_mean_first_bits")),
+                    "fit_time_s": rec.timing.get("fit_s"),
+                    "split_checksum": rec.split.get("checksum"),
+                    "protocol_version": rec.definition.get("protocol_version",
+                                                           rec.protocol.get("version")),
+                    "method_version": rec.method_version,
+                    "data_fingerprint": rec.definition.get("data_fingerprint"),
+                    "encoder": (rec.encoder or {}).get("name"),
+                    "group": rec.group, "result_key": rec.key,
+                    "git_commit": rec.environment.get("git_commit"),
+                    "recomputed": bool(rec.recomputed),
                 })
                 rows.append(row)
     df = pd.DataFrame(rows)
@@ -83,69 +187,187 @@ def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def _budget_order(value: str) -> tuple[int, float]:
+def budget_order(value: str) -> tuple[int, float]:
+    """Sort key of a budget label: counts and fractions by value, then 'all'."""
     try:
         return (0, float(value))
     except ValueError:
         return (1, 0.0)
 
 
-def pivot_table(df: pd.DataFrame, metric: str = "map_all") -> pd.DataFrame:
-    """Methods × (dataset, [budget,] direction, bits): mean ± std over seeds."""
+# The long-table columns that identify a leaderboard cell: everything but the seed (``group``
+# is the definition's hash without the seed; the labels already separate groups that would
+# share a row). Every aggregation of the long table over seeds (the report's figures and
+# tables) groups by these, so it follows the same rule as the pivot.
+CELL_COLUMNS = ("dataset", "method", "group", "budget", "direction", "bits")
+
+
+def cell_columns(df: pd.DataFrame) -> list[str]:
+    """The cell columns present in the long table ``df``."""
+    return [c for c in CELL_COLUMNS if c in df.columns]
+
+
+def seed_groups(df: pd.DataFrame, extra: tuple[str, ...] = ()):
+    """The long table ``df`` grouped into leaderboard cells (rows that differ only by seed),
+    optionally split further by ``extra`` columns; a pandas GroupBy in order of appearance."""
+    return df.groupby([*cell_columns(df), *extra], dropna=False, sort=False)
+
+
+def cell_stats(df: pd.DataFrame, metric: str = "map_all") -> pd.DataFrame:
+    """One row per leaderboard cell of the long table: its cell columns, then ``mean``,
+    ``std``, ``count`` of ``metric`` over the finished seeds and ``seeds`` (sorted)."""
     if df.empty:
+        return pd.DataFrame(columns=[*cell_columns(df), "mean", "std", "count", "seeds"])
+    groups = seed_groups(df)
+    stats = groups[metric].agg(["mean", "std", "count"])
+    stats["seeds"] = groups["seed"].agg(lambda s: tuple(sorted(s)))
+    return stats.reset_index()
+
+
+@dataclass
+class _Cell:
+    values: list[float] = field(default_factory=list)
+    tie: list[float] = field(default_factory=list)
+    seeds: set[int] = field(default_factory=set)
+    failed: set[int] = field(default_factory=set)
+    expected: set[int] = field(default_factory=set)
+
+
+def _seeds(seeds: Iterable[int]) -> str:
+    return ",".join(str(s) for s in sorted(seeds))
+
+
+def _format(c: _Cell) -> tuple[str, str]:
+    expected = c.expected | c.seeds | c.failed
+    missing = expected - c.seeds - c.failed
+    notes = []
+    if c.failed:
+        notes.append(f"failed: seed {_seeds(c.failed)}")
+    if missing:
+        notes.append(f"missing: seed {_seeds(missing)}")
+    count = f"n={len(c.seeds)}/{len(expected)}" + ("; " + "; ".join(notes) if notes else "")
+    vals = [v for v in c.values if v is not None and v == v]
+    ties = [v for v in c.tie if v is not None and v == v]
+    if not c.seeds:
+        return ("failed" if c.failed else "missing") + f" ({count})", ""
+    if not vals:
+        return f"n/a ({count})", ""
+    s = pd.Series(vals, dtype=float)
+    main = f"{s.mean():.4f}" + (f" ± {s.std():.4f}" if len(vals) > 1 else "") + f" ({count})"
+    t = pd.Series(ties, dtype=float)
+    tie = (f"{t.mean():.4f}" + (f" ± {t.std():.4f}" if len(ties) > 1 else "")) if ties else ""
+    return main, tie
+
+
+def pivot_table(records: Iterable[ResultRecord]) -> pd.DataFrame:
+    """Rows × (dataset, [budget,] direction, bits): mAP@all cells (mean ± std, n of expected
+    seeds, failed / missing seeds) each followed by a tie-aware mAP column."""
+    es = entries(records)
+    if not es:
         return pd.DataFrame()
-    several_budgets = df.groupby("dataset")["budget"].nunique().max() > 1
-    cols = ["dataset"] + (["budget"] if several_budgets else []) + ["direction", "bits"]
-    grouped = df.groupby(["method", *cols], dropna=False)[metric]
-    stats = grouped.agg(["mean", "std", "count"]).reset_index()
-
-    def cell(r: pd.Series) -> str:
-        if pd.isna(r["mean"]):
-            return "n/a"
-        if r["count"] > 1:
-            return f"{r['mean']:.4f} ± {r['std']:.4f} (n={int(r['count'])})"
-        return f"{r['mean']:.4f}"
-
-    stats["cell"] = stats.apply(cell, axis=1)
-    stats["direction"] = stats["direction"].map(lambda d: DIRECTIONS.get(d, d))
-    table = stats.pivot(index="method", columns=cols, values="cell")
-    order = sorted(table.columns, key=lambda c: tuple(
-        _budget_order(v) if name == "budget" else (0, v) if name == "bits" else (0, str(v))
-        for name, v in zip(cols, c if isinstance(c, tuple) else (c,), strict=True)))
-    table = table[order]
-    table.columns = [" / ".join(str(x) for x in (c if isinstance(c, tuple) else (c,)))
-                     for c in table.columns]
+    budgets = defaultdict(set)
+    for e in es:
+        budgets[e.dataset].add(e.record.budget)
+    several_budgets = max(len(v) for v in budgets.values()) > 1
+    cells: dict[tuple[str, tuple], _Cell] = defaultdict(_Cell)
+    for e in es:
+        rec = e.record
+        for b in rec.bits:
+            for d in DIRECTIONS:
+                col = (e.dataset, *((rec.budget,) if several_budgets else ()), d, int(b))
+                c = cells[(e.label, col)]
+                c.expected |= set(rec.requested_seeds)
+                if rec.finished:
+                    m = (rec.metrics.get(str(b)) or {}).get(d) or {}
+                    c.seeds.add(rec.seed)
+                    c.values.append(m.get("map_all"))
+                    c.tie.append(m.get("map_tie_aware"))
+                else:
+                    c.failed.add(rec.seed)
+    for c in cells.values():
+        c.failed -= c.seeds  # a seed that failed once and then finished counts as finished
+    cols = sorted({col for _, col in cells}, key=lambda col: tuple(
+        budget_order(v) if i == 1 and several_budgets else (0, str(v)) if isinstance(v, str)
+        else (0, v) for i, v in enumerate(col)))
+    rows = sorted({label for label, _ in cells})
+    one_dataset = len(budgets) == 1  # then the title names it, not every column
+    data: dict[str, list[str]] = {}
+    for col in cols:
+        shown = col[1:] if one_dataset else col
+        name = " / ".join(DIRECTIONS.get(str(x), str(x)) for x in shown)
+        main, tie = [], []
+        for label in rows:
+            c = cells.get((label, col))
+            m, t = _format(c) if c is not None else ("", "")
+            main.append(m)
+            tie.append(t)
+        data[name] = main
+        data[f"{name} tie-aware"] = tie
+    table = pd.DataFrame(data, index=pd.Index(rows, name="method"))
+    table.attrs["dataset"] = next(iter(budgets)) if one_dataset else None
     return table
 
 
-def to_markdown(table: pd.DataFrame, title: str) -> str:
+NOTES = (
+    "mAP@all: Hamming ranking over the retrieval database in a seeded order (the trial seed; "
+    "never dataset order), ties broken by that position; relevance = at least one shared "
+    "label; queries without a relevant item excluded. 'tie-aware': the expected AP when items "
+    "at equal Hamming distance are in random order (McSherry & Najork 2008); a large gap to "
+    "mAP@all means many ties (e.g. collapsed codes). mean ± std over seeds; n = seeds finished "
+    "of the seeds the runs asked for, with failed and missing seeds named. A cell aggregates "
+    "only results with one definition (dataset, version, options and data fingerprint; preset; "
+    "encoder; protocol; method version and hyperparameters); whatever separates two rows is in "
+    "their labels ([...]). '(labels at encoding)': the method reads ground-truth labels when "
+    "encoding query and database items (a label leak of the reference method), so the row is "
+    "not comparable. '(trained on N pairs)': the method used a seeded subset of N of the "
+    "budget's training pairs (its own cap).")
+
+
+def to_markdown(table: pd.DataFrame, title: str, failed: list[ResultRecord] | None = None,
+                notes: list[str] | None = None) -> str:
     if table.empty:
         return f"# {title}\n\nNo results yet.\n"
     header = ["method", *table.columns]
-    lines = [f"# {title}", "", "| " + " | ".join(header) + " |",
-             "|" + "---|" * len(header)]
+    lines = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for method, row in table.iterrows():
-        lines.append("| " + " | ".join([str(method), *[str(v) if isinstance(v, str) else ""
-                                                        for v in row]]) + " |")
-    lines += ["", "mAP@all (Hamming ranking, ties by database index, relevance = ≥1 shared "
-              "label, empty queries excluded); mean ± std over seeds when n > 1. Rows marked "
-              "'(labels at encoding)' read ground-truth labels when encoding query and database "
-              "items (a label leak of the reference method), so they are not comparable. "
-              "'(trained on N pairs)': the method used a seeded subset of N of the budget's "
-              "training pairs (its own cap).", ""]
-    return "\n".join(lines)
+        lines.append("| " + " | ".join([str(method), *[str(v) for v in row]]) + " |")
+    lines += ["", NOTES, ""]
+    if failed:
+        lines += ["## Failed trials (no result; a rerun retries them)", "",
+                  "| key | seed | error | stage | attempt | traceback |",
+                  "|---|---|---|---|---|---|"]
+        for r in failed:
+            err = r.error
+            msg = (f"{err.type}: {err.message}" if err else "?").replace("|", "\\|")[:200]
+            lines.append(f"| {r.key} | {r.seed} | {msg} | {err.stage if err else ''} | "
+                         f"{r.attempt} | {err.traceback_file if err else ''} |")
+        lines.append("")
+    for note in notes or []:
+        lines.append(f"* {note}")
+    return "\n".join(lines).rstrip() + "\n"
 
 
-def write_leaderboard(results_dir: Path, out_dir: Path | None = None) -> dict[str, Path]:
-    """Build the tables from every record under ``results_dir``; returns the written paths."""
+def write_leaderboard(results_dir: Path, out_dir: Path | None = None,
+                      warn: Warn | None = None, scan: Scan | None = None) -> dict[str, Path]:
+    """Build the tables from every record under ``results_dir``; returns the written paths.
+    Unreadable records are quarantined and duplicates resolved (see ``ResultStore.scan``),
+    each reported through ``warn``."""
     store = ResultStore(results_dir)
+    scan = scan if scan is not None else store.scan(warn)
+    records = scan.records
     out = Path(out_dir or results_dir).resolve()
-    df = long_table(store.load_records())
-    pivot = pivot_table(df)
+    df = long_table(records)
+    pivot = pivot_table(records)
+    failed = [r for r in records if r.status == "failed"]
+    notes = [f"ignored {ignored.name}: same definition and seed as {kept.name} (newer)"
+             for ignored, kept in scan.duplicates]
+    notes += [f"unreadable record moved to {dst}" for _, dst, _ in scan.quarantined]
     paths = {"long": out / "leaderboard.csv", "pivot": out / "leaderboard_pivot.csv",
              "markdown": out / "leaderboard.md"}
     atomic_write_bytes(paths["long"], df.to_csv(index=False).encode())
     atomic_write_bytes(paths["pivot"], pivot.to_csv().encode())
-    atomic_write_bytes(paths["markdown"],
-                       to_markdown(pivot, "Leaderboard: mAP@all").encode())
+    title = "Leaderboard: mAP@all and tie-aware mAP"
+    if pivot.attrs.get("dataset"):
+        title += f" on {pivot.attrs['dataset']}"
+    atomic_write_bytes(paths["markdown"], to_markdown(pivot, title, failed, notes).encode())
     return paths

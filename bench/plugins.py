@@ -21,6 +21,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bench.errors import BenchError, suggest
+from bench.params import parse_rule
+
 Modality = Literal["image", "text"]
 Supervision = Literal["unsupervised", "supervised"]
 
@@ -61,8 +64,17 @@ class MethodSpec:
     #: Whether encoding query/database items reads their labels (a label leak, e.g. the faithful
     #: PromptHash's label prompts). Otherwise the harness strips labels before ``encode``.
     labels_at_encode: bool = False
+    #: Accepted values of parameters whose type is not simply their default's, or that have a
+    #: range: name -> rule, e.g. ``"int[1,]|'auto'|null"`` (syntax: :mod:`bench.params`).
+    #: ``bench run --set`` checks every value against it before anything runs.
+    param_types: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, rule in self.param_types.items():
+            try:
+                parse_rule(rule)
+            except ValueError as exc:
+                raise ValueError(f"method {self.name!r}: param_types[{name!r}]: {exc}") from None
         unknown = set(self.inputs) - set(INPUT_KINDS)
         if unknown:
             raise ValueError(f"method {self.name!r}: unknown inputs {sorted(unknown)}")
@@ -134,11 +146,19 @@ class DatasetSpec:
     needs_root: bool = True  #: False for generated data that needs no user files
     description: str = ""
     layouts: tuple[str, ...] = ()
+    #: For generated data: (option, default) giving the number of items without generating
+    #: anything, e.g. ("n_items", 10000); lets the driver refuse impossible budgets at once.
+    size_option: tuple[str, int] | None = None
+
+    def size(self, options: Mapping[str, Any]) -> int | None:
+        """The number of items under ``options`` when known without loading, else None."""
+        if self.size_option is None:
+            return None
+        name, default = self.size_option
+        value = options.get(name, default)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     def preset(self, name: str | None) -> Preset:
-        from bench.errors import BenchError
-        from bench.registry import suggest
-
         key = name or self.default_preset
         if key not in self.presets:
             raise BenchError(
@@ -287,6 +307,17 @@ class HashMethod(ABC):
         """``train`` restricted to ``rows`` (positions in ``train``), remembered as used."""
         self.train_rows_used = np.sort(np.asarray(rows, dtype=np.int64))
         return train.subset(self.train_rows_used)
+
+    def resolve_param(self, name: str, value: Any) -> Any:
+        """Record what parameter ``name`` (e.g. an ``"auto"`` or None setting) resolved to;
+        returns ``value``. The record's ``resolved_params`` shows every such value."""
+        self._resolved = {**getattr(self, "_resolved", {}), name: value}
+        return value
+
+    @property
+    def resolved_params(self) -> dict[str, Any]:
+        """Every parameter value as used: ``params`` updated by :meth:`resolve_param`."""
+        return {**self.params, **getattr(self, "_resolved", {})}
 
     def __init__(self, bits: Sequence[int], params: Mapping[str, Any], seed: int,
                  device: str = "cpu"):

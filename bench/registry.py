@@ -10,14 +10,12 @@ Duplicate names fail, unknown names fail with a "did you mean" suggestion.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import pkgutil
-from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
-from bench.errors import PluginError
+from bench.errors import PluginError, suggest
 from bench.plugins import DatasetSpec, MethodSpec, load_object
 
 
@@ -52,12 +50,6 @@ def scan_builtins(package: str, spec_type: type) -> dict[str, str]:
 
 
 S = TypeVar("S", MethodSpec, DatasetSpec)
-
-
-def suggest(name: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` or an empty string."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class Registry(Generic[S]):

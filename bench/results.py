@@ -1,69 +1,54 @@
-"""The results store: one JSON record and one compressed code file per finished trial.
+"""The results store: one JSON record per trial (finished, failed or pruned) and one code file
+per finished trial.
 
 Layout under the results folder::
 
-    records/<method>/<dataset>/<key>.json   structured result (the source of truth)
-    codes/<key>.npz                         packed codes + labels + indices (reloadable)
+    records/<method>/<dataset>/<key>.json   the record (bench.schema.ResultRecord)
+    codes/<key>.npz                         packed codes, labels and indices (reloadable)
+    failures/<key>/attempt-<n>.txt          the full traceback of each failed attempt
+    quarantine/...                          records that could not be read, set aside
 
-A result key is a content hash of everything that defines the result, so a rerun skips
-finished work and a change of any ingredient makes a new key. Writes are atomic (temporary
-file, then rename): nothing half-written is ever visible.
+Writes are atomic (temporary file, then rename) and honour the umask. A record names its codes
+file with the file's SHA-256, so a truncated or replaced codes file is detected and the trial
+redone. A record that cannot be read is moved to ``quarantine/`` with a warning, and the rest of
+the folder is used. Two records of one definition and seed (possible only for records written by
+older harness versions, whose keys hashed parameters as given: ``1`` vs ``1.0``) never both
+count: the newest is kept and the others are reported.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import os
-import tempfile
-from collections.abc import Mapping
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from bench.errors import BenchError
+from bench.files import atomic_write, atomic_write_bytes, sha256_file
+from bench.schema import ResultRecord, group_id, json_safe
 
-RECORD_SCHEMA = 1
-REQUIRED_FIELDS = ("schema", "key", "method", "dataset", "bits", "seed", "budget", "metrics")
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+QUARANTINE = "quarantine"
+Warn = Callable[[str], None]
 
 
-def result_key(definition: Mapping[str, Any]) -> str:
-    """``<method>-<dataset>-b<bits>-n<budget>-s<seed>-<sha256[:16]>`` of the definition."""
-    digest = hashlib.sha256(canonical_json(definition).encode()).hexdigest()[:16]
-    bits = "_".join(str(b) for b in definition["bits"])
-    return (f"{definition['method']}-{definition['dataset']}-b{bits}-n{definition['budget']}"
-            f"-s{definition['seed']}-{digest}")
+@dataclass
+class Scan:
+    """What :meth:`ResultStore.scan` found."""
 
+    records: list[ResultRecord] = field(default_factory=list)  #: readable, one per (group, seed)
+    duplicates: list[tuple[Path, Path]] = field(default_factory=list)  #: (ignored, kept)
+    quarantined: list[tuple[Path, Path, str]] = field(default_factory=list)  #: (from, to, why)
+    paths: dict[str, Path] = field(default_factory=dict)  #: key -> record file
 
-def json_safe(obj: Any) -> Any:
-    """NaN/inf become null; numpy scalars become Python numbers (JSON round-trips)."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    def messages(self) -> list[str]:
+        out = [f"bench: warning: unreadable result record {src} moved to {dst} ({why})"
+               for src, dst, why in self.quarantined]
+        out += [f"bench: note: {ignored} has the same definition and seed as {kept}; the newer "
+                f"({kept.name}) counts" for ignored, kept in self.duplicates]
+        return out
 
 
 class ResultStore:
@@ -71,64 +56,172 @@ class ResultStore:
         self.root = Path(root).resolve()
         self.records_dir = self.root / "records"
         self.codes_dir = self.root / "codes"
+        self.failures_dir = self.root / "failures"
 
+    # -- paths
     def record_path(self, method: str, dataset: str, key: str) -> Path:
         return self.records_dir / method / dataset / f"{key}.json"
 
     def codes_path(self, key: str) -> Path:
         return self.codes_dir / f"{key}.npz"
 
-    def exists(self, method: str, dataset: str, key: str) -> bool:
-        return self.record_path(method, dataset, key).exists()
+    # -- writing
+    def write_record(self, record: ResultRecord) -> Path:
+        path = self.record_path(record.method, record.dataset, record.key)
+        text = json.dumps(record.to_json(), indent=1, sort_keys=True, allow_nan=False)
+        return atomic_write_bytes(path, text.encode())
 
-    def write_record(self, record: Mapping[str, Any]) -> Path:
-        path = self.record_path(record["method"], record["dataset"], record["key"])
-        text = json.dumps(json_safe(dict(record)), indent=1, sort_keys=True, allow_nan=False)
+    def write_codes(self, key: str, arrays: Mapping[str, np.ndarray]) -> dict[str, str]:
+        """Write the codes file; returns ``{"file": relative path, "sha256": ...}``."""
+        path = atomic_write(self.codes_path(key),
+                            lambda tmp: _savez(tmp, arrays), suffix=".npz")
+        return {"file": path.relative_to(self.root).as_posix(), "sha256": sha256_file(path)}
+
+    def write_traceback(self, key: str, attempt: int, text: str) -> str:
+        path = self.failures_dir / key / f"attempt-{attempt}.txt"
         atomic_write_bytes(path, text.encode())
-        return path
+        return path.relative_to(self.root).as_posix()
 
-    def write_codes(self, key: str, arrays: Mapping[str, np.ndarray]) -> Path:
-        path = self.codes_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".npz")
-        os.close(fd)
+    # -- reading
+    def read(self, method: str, dataset: str, key: str) -> ResultRecord | None:
+        """The record of ``key``, None when absent or unreadable (a rerun redoes it)."""
+        path = self.record_path(method, dataset, key)
+        if not path.is_file():
+            return None
         try:
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+            return load_record(path)
+        except BenchError:
+            return None
 
-    def load_records(self) -> list[dict[str, Any]]:
-        """Every record, checked; a corrupt one is a one-line BenchError naming the file."""
-        out = []
+    def check_finished(self, method: str, dataset: str, key: str) -> tuple[bool, str]:
+        """(True, "") when ``key`` has a finished record whose codes file matches its
+        checksum; else (False, why) - why is empty when there is simply nothing yet."""
+        rec = self.read(method, dataset, key)
+        if rec is None:
+            return False, ""
+        if rec.status != "finished":
+            return False, f"its last attempt {rec.status}"
+        codes = rec.codes or {}
+        path = self.root / codes.get("file", f"codes/{key}.npz")
+        if not path.is_file():
+            return False, f"its codes file {path} is missing"
+        if codes.get("sha256") and sha256_file(path) != codes["sha256"]:
+            return False, f"its codes file {path} does not match the record's SHA-256"
+        return True, ""
+
+    def scan(self, warn: Warn | None = None) -> Scan:
+        """Every record: unreadable ones moved to ``quarantine/`` (with ``warn``), duplicates
+        of one definition and seed resolved (newest kept)."""
+        out = Scan()
         if not self.records_dir.exists():
             return out
+        best: dict[tuple[str, int], tuple[ResultRecord, Path]] = {}
         for path in sorted(self.records_dir.rglob("*.json")):
-            out.append(load_record(path))
+            try:
+                rec = load_record(path)
+            except BenchError as exc:
+                dst = self.quarantine(path)
+                out.quarantined.append((path, dst, str(exc).split(": ", 1)[-1]))
+                continue
+            slot = (rec.group, rec.seed)
+            if slot in best:
+                other, other_path = best[slot]
+                newer, older = ((rec, path), (other, other_path)) \
+                    if (rec.created, rec.key) >= (other.created, other.key) \
+                    else ((other, other_path), (rec, path))
+                out.duplicates.append((older[1], newer[1]))
+                best[slot] = newer
+            else:
+                best[slot] = (rec, path)
+        for rec, path in sorted(best.values(), key=lambda rp: str(rp[1])):
+            out.records.append(rec)
+            out.paths[rec.key] = path
+        if warn is not None:
+            for msg in out.messages():
+                warn(msg)
         return out
 
+    def load_records(self, warn: Warn | None = None) -> list[ResultRecord]:
+        return self.scan(warn).records
 
-def load_record(path: Path) -> dict[str, Any]:
+    def quarantine(self, path: Path) -> Path:
+        """Move an unreadable record out of ``records/`` (keeping its relative path)."""
+        rel = Path(path).resolve().relative_to(self.records_dir)
+        dst = self.root / QUARANTINE / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if dst.exists():
+            dst = dst.with_name(f"{dst.stem}.{int(dst.stat().st_mtime_ns)}{dst.suffix}")
+        shutil.move(str(path), str(dst))
+        return dst
+
+
+def _savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def load_record(path: Path) -> ResultRecord:
+    """The record at ``path`` (older schemas upgraded, parameters canonical); a one-line
+    BenchError naming the file when it cannot be read."""
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(Path(path).read_text())
+        rec = ResultRecord.from_json(data)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError) as exc:
         raise BenchError(f"corrupt result record {path}: {exc}") from None
-    if not isinstance(record, dict):
-        raise BenchError(f"corrupt result record {path}: not a JSON object")
-    missing = [f for f in REQUIRED_FIELDS if f not in record]
-    if missing:
-        raise BenchError(f"corrupt result record {path}: missing {', '.join(missing)}")
-    if record["schema"] != RECORD_SCHEMA:
-        raise BenchError(f"result record {path} has schema {record['schema']}, "
-                         f"this harness reads {RECORD_SCHEMA}")
-    if not isinstance(record["metrics"], dict):
-        raise BenchError(f"corrupt result record {path}: metrics is not an object")
-    return record
+    if isinstance(data, Mapping) and data.get("schema") == 1:
+        _canonicalise_legacy(rec)
+    return rec
+
+
+def _canonicalise_legacy(rec: ResultRecord) -> None:
+    """Schema-1 keys hashed parameters as given (``tau=1`` and ``tau=1.0`` were two results):
+    recompute the group from canonical parameters so that such records share one group."""
+    from bench import registry
+    from bench.errors import PluginError
+    from bench.params import canonical_value, rule_of
+
+    try:
+        spec = registry.methods.get(rec.method)
+    except PluginError:
+        return
+    params = {}
+    for name, value in rec.params.items():
+        ok, canon = canonical_value(rule_of(spec, name), value) if name in spec.defaults \
+            else (False, None)
+        params[name] = canon if ok else value
+    rec.params = params
+    rec.definition = {**rec.definition, "params": params}
+    rec.group = group_id(rec.definition)
 
 
 def load_codes(path: Path) -> dict[str, np.ndarray]:
     """The arrays of a codes file (see ``bench.runner.trial`` for the keys)."""
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
+
+
+__all__ = ["ResultStore", "Scan", "load_codes", "load_record", "json_safe"]
+
+
+def describe_records(records: list[ResultRecord], failed_only: bool = False,
+                     verbose: bool = False) -> list[str]:
+    """Lines for ``bench ls runs``: one per record (status, key, mean mAP@all or the error),
+    then a count per status."""
+    shown = [r for r in records if r.status == "failed"] if failed_only else records
+    lines = []
+    for r in sorted(shown, key=lambda r: (r.method, r.dataset, r.budget, r.bits, r.seed)):
+        if r.finished:
+            values = [m[d].get("map_all") for m in r.metrics.values() for d in m]
+            values = [v for v in values if v is not None]
+            what = f"mAP@all {sum(values) / len(values):.4f}" if values else "mAP@all n/a"
+        elif r.error is not None:
+            what = f"{r.error.type}: {r.error.message}"[:160]
+        else:
+            what = f"validation {r.validation.get('score')}"
+        lines.append(f"{r.status:<9} {r.key}  attempt {r.attempt}  {r.created}  {what}")
+        if verbose and r.error is not None and r.error.traceback_file:
+            lines.append(f"          traceback: {r.error.traceback_file}")
+    counts = {s: sum(r.status == s for r in records) for s in ("finished", "failed", "pruned")}
+    lines.append(f"bench: {len(records)} record(s): " + ", ".join(
+        f"{n} {s}" for s, n in counts.items()) + (f"; {len(shown)} shown" if failed_only else ""))
+    return lines

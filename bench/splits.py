@@ -5,7 +5,10 @@ database (or a seeded subset of ``retrieval`` items); the validation split is ca
 retrieval set; the training pool is the rest of the retrieval set; a training budget is a seeded
 subset of the pool. Query ∩ (retrieval ∪ validation ∪ train) = ∅ and validation ∩ train = ∅
 are asserted every time a split is made, and the SHA-256 of the index arrays goes into every
-result. Class-balanced presets (``Preset.query_per_class`` / ``train_per_class``) draw per class
+result. The retrieval database is searched in a seeded order (:func:`database_order`), never in
+dataset order, so that ties broken by database position cannot follow the labels; model
+selection scores validation queries against a held-out database (:func:`validation_database`).
+Class-balanced presets (``Preset.query_per_class`` / ``train_per_class``) draw per class
 from the labels; :func:`write_split_files` / :func:`read_split_files` export a split with
 checksums so that it can be reproduced elsewhere.
 """
@@ -261,3 +264,24 @@ def draw_budget(split: Split, budget: int | float | None, seed: int) -> np.ndarr
     size = max(size, 1)
     chosen = _rng("budget", split.checksum(), size, seed).choice(pool, size=size, replace=False)
     return np.sort(chosen)
+
+
+#: Size cap of the held-out database that validation queries are ranked against.
+VALIDATION_DATABASE = 1000
+
+
+def database_order(split: Split, seed: int) -> np.ndarray:
+    """The retrieval set in a seeded order (a permutation drawn from the split and the trial
+    seed), independent of the dataset's order: the tie policy "ties by database position" then
+    cannot correlate with labels (e.g. layouts stored class by class)."""
+    return _rng("database-order", split.checksum(), seed).permutation(split.retrieval)
+
+
+def validation_database(split: Split, seed: int, size: int = VALIDATION_DATABASE) -> np.ndarray:
+    """The held-out database of model selection: a seeded sample (in seeded order) of at most
+    ``size`` training-pool items. Validation queries are never in it (validation and pool are
+    disjoint), so no query meets its own pair, and the query set is never touched."""
+    pool = split.train_pool
+    n = min(len(pool), int(size))
+    return _rng("validation-database", split.checksum(), seed).choice(pool, size=n,
+                                                                      replace=False)

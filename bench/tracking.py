@@ -1,5 +1,11 @@
-"""MLflow tracking: the driver creates the store, the experiment and a parent run; each trial
-logs its own child run (params, per-epoch metrics, final metrics, codes artifact, tags).
+"""MLflow tracking, best effort: the driver creates the store, the experiment and a parent run;
+each trial logs its own child run (params, per-epoch metrics, final metrics, codes and record
+artifacts, tags).
+
+Tracking never decides a result. Trials write their record and codes before their final
+tracking calls; every call is bounded (HTTP timeout and retries below, unless the environment
+sets them) and a failing call disables tracking for that run with one warning, so an MLflow
+outage costs at most one bounded wait per trial and never fails a trial or the run.
 
 The embedded default is a SQLite file inside the results folder, with artifacts in
 ``<results>/mlartifacts``; ``--tracking-uri`` points at a server (use one on multi-node
@@ -8,6 +14,7 @@ clusters). Only ``MlflowClient`` is used, so no global MLflow state leaks betwee
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,14 +23,33 @@ from typing import Any, TypeVar
 from bench.errors import BenchError
 
 EXPERIMENT = "bench"
+SCHEMES = ("sqlite", "http", "https", "file", "databricks", "postgresql", "mysql", "mssql")
+#: bounded MLflow HTTP calls: at most ~(1 + retries) * timeout seconds per call
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.5"}
 T = TypeVar("T")
+Warn = Callable[[str], None]
 
 
 def default_tracking_uri(results_dir: Path) -> str:
     return f"sqlite:///{(Path(results_dir).resolve() / 'mlflow.db').as_posix()}"
 
 
+def check_uri(uri: str) -> None:
+    """A one-line BenchError for a URI MLflow cannot use at all (bad input, not an outage)."""
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
+    if scheme not in SCHEMES:
+        raise BenchError(f"--tracking-uri {uri!r}: not an MLflow tracking URI (expected "
+                         "sqlite:///ABS/PATH.db or http(s)://HOST:PORT)")
+
+
+def _bound_http_calls() -> None:
+    for name, value in HTTP_LIMITS.items():
+        os.environ.setdefault(name, value)
+
+
 def _client(uri: str):
+    _bound_http_calls()
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
@@ -41,22 +67,22 @@ def _retry(fn: Callable[[], T], attempts: int = 8) -> T:
     raise AssertionError("unreachable")
 
 
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
+
+
 def prepare_experiment(uri: str, results_dir: Path, name: str = EXPERIMENT) -> str:
-    """Create (or find) the experiment in the driver, before any trial starts; its id."""
-    try:
-        client = _client(uri)
-        exp = client.get_experiment_by_name(name)
-        if exp is not None:
-            return exp.experiment_id
-        artifacts = None
-        if uri.startswith("sqlite:"):
-            artifacts = (Path(results_dir).resolve() / "mlartifacts").as_uri()
-        return client.create_experiment(name, artifact_location=artifacts)
-    except BenchError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure here is a user-facing setup problem
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BenchError(f"cannot use MLflow tracking URI {uri!r}: {first}") from None
+    """Create (or find) the experiment in the driver, before any trial starts; its id.
+    Raises whatever MLflow raises (the driver turns it into a warning)."""
+    client = _client(uri)
+    exp = _retry(lambda: client.get_experiment_by_name(name))
+    if exp is not None:
+        return exp.experiment_id
+    artifacts = None
+    if uri.startswith("sqlite:"):
+        artifacts = (Path(results_dir).resolve() / "mlartifacts").as_uri()
+    return _retry(lambda: client.create_experiment(name, artifact_location=artifacts))
 
 
 def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
@@ -68,48 +94,88 @@ def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
 
 
 class RunLogger:
-    """One MLflow run (parent or trial)."""
+    """One MLflow run (parent or trial), best effort: the first failing call disables it,
+    reports one warning through ``warn`` and keeps the error in ``error``."""
 
     def __init__(self, uri: str, experiment_id: str, run_name: str, tags: Mapping[str, Any],
-                 parent_run_id: str | None = None):
-        from mlflow.entities import RunTag
+                 parent_run_id: str | None = None, warn: Warn | None = None):
+        self.run_id: str | None = None
+        self.error: str | None = None
+        self._warn = warn or (lambda msg: print(msg, flush=True))
+        self._client: Any = None
 
-        self._client = _client(uri)
-        all_tags = {"mlflow.runName": run_name, **{k: str(v) for k, v in tags.items()}}
-        if parent_run_id:
-            all_tags["mlflow.parentRunId"] = parent_run_id
-        run = _retry(lambda: self._client.create_run(
-            experiment_id, tags={t.key: t.value for t in
-                                 [RunTag(k, v) for k, v in all_tags.items()]}))
-        self.run_id = run.info.run_id
+        def start() -> str:
+            from mlflow.entities import RunTag
+
+            self._client = _client(uri)
+            all_tags = {"mlflow.runName": run_name, **{k: str(v) for k, v in tags.items()}}
+            if parent_run_id:
+                all_tags["mlflow.parentRunId"] = parent_run_id
+            run = _retry(lambda: self._client.create_run(
+                experiment_id, tags={t.key: t.value for t in
+                                     [RunTag(k, v) for k, v in all_tags.items()]}))
+            return run.info.run_id
+
+        self.run_id = self._call(start)
+
+    @property
+    def active(self) -> bool:
+        return self.error is None and self.run_id is not None
+
+    def _call(self, fn: Callable[[], T]) -> T | None:
+        if self.error is not None:
+            return None
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - tracking is best effort, never fatal
+            self.error = first_line(exc)
+            self._warn(f"bench: warning: MLflow tracking stopped for this run ({self.error}); "
+                       "results are still written to the results folder")
+            return None
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
+        def go() -> None:
+            from mlflow.entities import Param
 
-        flat: dict[str, Any] = {}
-        _flatten("", params, flat)
-        items = [Param(k, str(v)[:6000]) for k, v in sorted(flat.items())]
-        for i in range(0, len(items), 100):
-            _retry(lambda chunk=items[i:i + 100]: self._client.log_batch(self.run_id, params=chunk))
+            flat: dict[str, Any] = {}
+            _flatten("", params, flat)
+            items = [Param(k, str(v)[:6000]) for k, v in sorted(flat.items())]
+            for i in range(0, len(items), 100):
+                chunk = items[i:i + 100]
+                _retry(lambda c=chunk: self._client.log_batch(self.run_id, params=c))
+
+        if self.active:
+            self._call(go)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
-        from mlflow.entities import Metric
+        def go() -> None:
+            from mlflow.entities import Metric
 
-        now = int(time.time() * 1000)
-        flat: dict[str, Any] = {}
-        _flatten("", metrics, flat)
-        items = [Metric(k, float(v), now, step) for k, v in sorted(flat.items())
-                 if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
-        for i in range(0, len(items), 500):
-            _retry(lambda chunk=items[i:i + 500]: self._client.log_batch(self.run_id,
-                                                                          metrics=chunk))
+            now = int(time.time() * 1000)
+            flat: dict[str, Any] = {}
+            _flatten("", metrics, flat)
+            items = [Metric(k, float(v), now, step) for k, v in sorted(flat.items())
+                     if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
+            for i in range(0, len(items), 500):
+                chunk = items[i:i + 500]
+                _retry(lambda c=chunk: self._client.log_batch(self.run_id, metrics=c))
+
+        if self.active:
+            self._call(go)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        for k, v in tags.items():
-            _retry(lambda k=k, v=v: self._client.set_tag(self.run_id, k, str(v)))
+        def go() -> None:
+            for k, v in tags.items():
+                _retry(lambda k=k, v=v: self._client.set_tag(self.run_id, k, str(v)))
+
+        if self.active:
+            self._call(go)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
-        _retry(lambda: self._client.log_artifact(self.run_id, str(path), artifact_path))
+        if self.active:
+            self._call(lambda: _retry(lambda: self._client.log_artifact(
+                self.run_id, str(path), artifact_path)))
 
     def end(self, status: str = "FINISHED") -> None:
-        _retry(lambda: self._client.set_terminated(self.run_id, status))
+        if self.active:
+            self._call(lambda: _retry(lambda: self._client.set_terminated(self.run_id, status)))

@@ -1,4 +1,5 @@
-"""`bench validate METHOD`: a quick check of a method plugin on small generated data."""
+"""`bench validate METHOD`: a quick check of a method plugin on small generated data, and
+`bench validate METHOD --update-fingerprint` (see :mod:`bench.fingerprint`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from bench import registry
 from bench.errors import BenchError
+from bench.fingerprint import fingerprint_problem, write_fingerprint
 from bench.plugins import FitContext, PairedData
 
 
@@ -42,14 +44,26 @@ def validate_method(name: str, bits: Sequence[int] = (16, 32)) -> Iterator[str]:
                     for codes in (q["image"][b], q["text"][b], r["image"][b], r["text"][b]):
                         _check_codes(codes, b)
                     res = evaluate_codes({m: q[m][b] for m in q}, {m: r[m][b] for m in r},
-                                         labels[data.split.query], labels[data.split.retrieval],
-                                         (50,))
+                                         labels[data.query_index],
+                                         labels[data.retrieval_index], (50,))
                     yield (f"{b} bits: codes ok, mAP@all i2t {res['i2t']['map_all']:.4f} "
                            f"t2i {res['t2i']['map_all']:.4f}")
             same = all(np.array_equal(runs[0][i][m][b], runs[1][i][m][b])
                        for i in (0, 1) for m in ("image", "text") for b in bs)
             yield f"bits {bs}: deterministic with a fixed seed: {'yes' if same else 'NO'}"
+    problem = fingerprint_problem(spec)
+    yield f"fingerprint: {problem}" if problem else f"fingerprint: matches version {spec.version}"
     yield "validate: ok"
+
+
+def update_fingerprint(name: str) -> str:
+    """Record method ``name``'s version and source fingerprint; the line to print."""
+    spec = registry.methods.get(name)
+    try:
+        path = write_fingerprint(spec)
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"cannot write the fingerprint of {name!r}: {exc}") from None
+    return f"bench: recorded {name} version {spec.version!r} and its source fingerprint in {path}"
 
 
 def _check_codes(codes: np.ndarray, b: int) -> None:
@@ -59,4 +73,4 @@ def _check_codes(codes: np.ndarray, b: int) -> None:
         raise BenchError("codes must contain only -1 and +1")
 
 
-__all__ = ["validate_method", "PairedData"]
+__all__ = ["validate_method", "update_fingerprint", "PairedData"]

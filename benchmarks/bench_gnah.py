@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     from threadpoolctl import threadpool_limits
 
     from bench import registry
-    from bench.cli import parse_assignments
+    from bench.cli.parsing import parse_assignments
     from bench.plugins import FitContext
     from bench.runner.data import load_dataset, needs_encoder, prepare, with_features
     from bench.runner.trial import encode_both, evaluate_codes
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     labels = ds.items.labels
     b = args.bits
     res = evaluate_codes({m: q[m][b] for m in q}, {m: r[m][b] for m in r},
-                         labels[data.split.query], labels[data.split.retrieval], (100,))
+                         labels[data.query_index], labels[data.retrieval_index], (100,))
     print(f"gnah on {args.dataset}/{args.preset}: {len(data.train)} pairs, {b} bits, "
           f"{method.params['epochs']} epochs, seed {args.seed}, "
           f"{args.threads} thread(s), K={method.info[b]['k']}")

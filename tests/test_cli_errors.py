@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -55,16 +54,15 @@ def test_unwritable_results_folder(tmp_path):
     assert_user_error(proc, "is not writable")
 
 
-def test_corrupt_record(tmp_path):
+def test_corrupt_record_is_quarantined_and_the_rest_used(tmp_path):
     rec = tmp_path / "records" / "lsh" / "synthetic-features" / "x.json"
     rec.parent.mkdir(parents=True)
     rec.write_text('{"schema": 1, "key": "x", "metr')
     proc = bench("leaderboard", "--results", str(tmp_path), cwd=tmp_path)
-    assert_user_error(proc, "corrupt result record")
-    assert not (tmp_path / "leaderboard.csv").exists()
-    rec.write_text(json.dumps({"schema": 1, "key": "x"}))
-    proc = bench("leaderboard", "--results", str(tmp_path), cwd=tmp_path)
-    assert_user_error(proc, "missing method")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
+    assert "unreadable result record" in proc.stderr and "quarantine" in proc.stderr
+    assert (tmp_path / "quarantine" / "lsh" / "synthetic-features" / "x.json").is_file()
+    assert (tmp_path / "leaderboard.csv").exists() and not rec.exists()
 
 
 def test_missing_results_folder(tmp_path):

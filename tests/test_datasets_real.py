@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import dataset_cli, registry
+from bench import registry
 from bench.cli import main
 from bench.errors import BenchError
 from bench.runner.data import check_requirements
@@ -189,8 +189,8 @@ def test_datasets_check_real_folders(data, capsys):
 
 
 def test_split_files_for_wiki(data, tmp_path):
-    assert dataset_cli.main(["split", "wiki", "--preset", "classic", "--data-root",
-                             str(data / "wiki"), "--out", str(tmp_path / "split")]) == 0
+    assert main(["datasets", "split", "wiki", "--preset", "classic", "--data-root",
+                 str(data / "wiki"), "--out", str(tmp_path / "split")]) == 0
     meta = json.loads((tmp_path / "split" / "split.json").read_text())
     assert meta["dataset"] == "wiki" and meta["sizes"]["query"] == 693
     split = read_split_files(tmp_path / "split")

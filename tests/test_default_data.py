@@ -78,7 +78,7 @@ def test_generator_reads_nothing_outside_the_project():
 
 def test_plugin_loads_and_caches(tmp_path):
     assert "synthetic-scenes" in registry.datasets.names()
-    from bench.cli import DEFAULT_DATASET
+    from bench.runner.driver import DEFAULT_DATASET
 
     assert DEFAULT_DATASET == "synthetic-scenes"
     assert set(SPEC.presets) >= {"default", "gnah", "small"}

@@ -110,14 +110,21 @@ def test_bench_run_extracts_once_and_keys_on_the_encoder(tmp_path, capsys):
 
 
 def test_encoder_identity_is_part_of_the_result_key(bundled, tmp_path):
-    from bench.runner.grid import RunRequest, expand, set_encoder
+    from bench import registry
+    from bench.runner.grid import RunContext, make_trial
 
-    req = RunRequest(methods=["lsh"], bits=[16], dataset="synthetic-scenes", results_dir=tmp_path)
-    plain = expand(req)
-    a, b = expand(req), expand(req)
-    set_encoder(a, bundled.as_config())
-    other = {**bundled.as_config(), "weights_sha256": "0" * 64}
-    set_encoder(b, other)
-    assert len({plain[0]["key"], a[0]["key"], b[0]["key"]}) == 3
-    assert "weights" not in a[0]["definition"]["encoder"]  # paths never define a result
-    assert a[0]["encoder"]["weights"] == bundled.weights
+    spec = registry.methods.get("lsh")
+    preset = registry.datasets.get("synthetic-scenes").preset(None)
+
+    def trial(encoder):
+        ctx = RunContext(dataset="synthetic-scenes", preset=preset, results_dir=str(tmp_path),
+                         cache_dir=str(tmp_path), data_fingerprint="f" * 64, encoder=encoder)
+        return make_trial(spec, [16], None, 0, dict(spec.defaults), ctx)
+
+    plain, a = trial(None), trial(bundled.as_config())
+    b = trial({**bundled.as_config(), "weights_sha256": "0" * 64})
+    assert len({plain.key, a.key, b.key}) == 3
+    assert "weights" not in a.definition.encoder  # paths never define a result
+    assert a.encoder["weights"] == bundled.weights
+    moved = trial({**bundled.as_config(), "weights": "/elsewhere/w.safetensors"})
+    assert moved.key == a.key

@@ -216,4 +216,4 @@ def test_bench_run_lands_in_the_leaderboard(tmp_path: Path) -> None:
     assert gnah["map_all"].notna().all()
     assert set(gnah["n_train"]) == {20, 40}
     board_md = (tmp_path / "leaderboard.md").read_text()
-    assert "/ 20 /" in board_md and "/ 40 /" in board_md  # the budget axis
+    assert "| 20 / I→T / 16 |" in board_md and "40 / I→T / 16" in board_md  # the budget axis

@@ -234,8 +234,8 @@ def test_optional_outputs_and_protocol() -> None:
     qb, db, ql, dl = random_case(1, 16, 5, 40, 4, 0.3)
     res = evaluate_retrieval(qb, db, ql, dl, tie_aware=False, pr_curve=False, k_values=())
     assert "map_tie_aware" not in res and "pr_curve" not in res
-    assert res["map_at_k"] == {} and res["protocol_version"] == PROTOCOL_VERSION == 1
-    assert PROTOCOL["ties"] == "stable by database index"
+    assert res["map_at_k"] == {} and res["protocol_version"] == PROTOCOL_VERSION == 2
+    assert PROTOCOL["ties"].startswith("by database position") and "seeded" in PROTOCOL["ties"]
     json.dumps(PROTOCOL)
 
 

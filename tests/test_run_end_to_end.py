@@ -27,12 +27,14 @@ def finished_run(tmp_path_factory):
 def test_records_codes_and_leaderboard(finished_run):
     store = ResultStore(finished_run)
     records = store.load_records()
-    assert sorted((r["method"], tuple(r["bits"])) for r in records) == [
+    assert sorted((r.method, tuple(r.bits)) for r in records) == [
         ("cca-itq", (16,)), ("cca-itq", (32,)), ("lsh", (16,)), ("lsh", (32,))]
     for r in records:
-        assert r["split"]["checksum"] and r["environment"]["git_commit"]
-        assert r["protocol"]["ties"].startswith("stable")
-        assert r["mlflow_run_id"]
+        assert r.status == "finished" and r.split["checksum"] and r.environment["git_commit"]
+        assert r.protocol["version"] == 2 and "seeded order" in r.protocol["ties"]
+        assert r.mlflow_run_id and r.tracking_error is None
+        assert r.definition["data_fingerprint"] and r.codes["sha256"]
+        assert r.timing["conditions"]["threads"] == 1
     long = pd.read_csv(finished_run / "leaderboard.csv")
     assert len(long) == 8 and set(long["direction"]) == {"i2t", "t2i"}
     pivot = (finished_run / "leaderboard.md").read_text()
@@ -41,15 +43,16 @@ def test_records_codes_and_leaderboard(finished_run):
 
 def test_codes_reload_and_reproduce_the_metrics(finished_run):
     store = ResultStore(finished_run)
-    rec = next(r for r in store.load_records() if r["method"] == "cca-itq")
-    b = rec["bits"][0]
-    z = load_codes(store.root / rec["codes_file"])
+    rec = next(r for r in store.load_records() if r.method == "cca-itq")
+    b = rec.bits[0]
+    z = load_codes(store.root / rec.codes["file"])
     q_img = unpack_codes(z[f"q_img_{b}"], b)
     r_txt = unpack_codes(z[f"r_txt_{b}"], b)
     again = evaluate_retrieval(q_img, r_txt, z["q_labels"], z["r_labels"])
-    assert again["map_all"] == pytest.approx(rec["metrics"][str(b)]["i2t"]["map_all"], abs=1e-12)
+    assert again["map_all"] == pytest.approx(rec.metrics[str(b)]["i2t"]["map_all"], abs=1e-12)
     assert not set(z["q_index"]) & set(z["r_index"])
     assert set(z["train_index"]) <= set(z["r_index"])
+    assert not (z["r_index"][1:] > z["r_index"][:-1]).all()  # seeded order, not dataset order
 
 
 def test_cca_itq_beats_lsh(finished_run):

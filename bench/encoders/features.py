@@ -27,41 +27,15 @@ import numpy as np
 
 from bench.encoders.models import EncoderSpec, encode_images, encode_texts, load_encoder
 from bench.errors import BenchError
+from bench.fingerprint import items_fingerprint
 from bench.plugins import LoadedDataset
 
 FEATURE_FORMAT = 1
-_FINGERPRINTS: dict[int, tuple[Any, str]] = {}
-
-
-def dataset_fingerprint(ds: LoadedDataset) -> str:
-    """A content identity of ``ds``'s items (memoised per loaded object)."""
-    memo = _FINGERPRINTS.get(id(ds.items))
-    if memo is not None and memo[0] is ds.items:
-        return memo[1]
-    if ds.info.get("fingerprint"):
-        fp = str(ds.info["fingerprint"])
-    else:
-        h = hashlib.sha256()
-        h.update(f"{ds.name}\0{len(ds.items)}\0".encode())
-        for c in ds.items.captions or ():
-            h.update(str(c).encode() + b"\0")
-        images = ds.items.images
-        if isinstance(images, np.ndarray):
-            h.update(np.ascontiguousarray(images).tobytes())
-        elif images is not None:
-            for item in images:
-                if isinstance(item, np.ndarray):
-                    h.update(np.ascontiguousarray(item).tobytes())
-                else:
-                    h.update(str(item).encode() + b"\0")
-        fp = h.hexdigest()
-    _FINGERPRINTS[id(ds.items)] = (ds.items, fp)
-    return fp
 
 
 def feature_key(ds: LoadedDataset, encoder: EncoderSpec) -> str:
     ident = {"format": FEATURE_FORMAT, "dataset": ds.name, "items": len(ds.items),
-             "fingerprint": dataset_fingerprint(ds), "encoder": encoder.identity()}
+             "fingerprint": items_fingerprint(ds), "encoder": encoder.identity()}
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
 
@@ -116,7 +90,7 @@ def attach_features(ds: LoadedDataset, encoder: EncoderSpec | Mapping[str, Any],
         img = encode_images(enc, ds.items.images, progress=progress)
         txt = encode_texts(enc, ds.items.captions, progress=progress)
         meta = {"format": FEATURE_FORMAT, "dataset": ds.name, "items": len(ds.items),
-                "fingerprint": dataset_fingerprint(ds), "encoder": spec.identity(),
+                "fingerprint": items_fingerprint(ds), "encoder": spec.identity(),
                 "seconds": time.perf_counter() - t0,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -90,7 +90,10 @@ def locate_weights(name: str, weights: str | os.PathLike | None = None) -> tuple
     Raises a one-line BenchError naming the expected file when it is missing.
     """
     if name == BUNDLED:
-        path = Path(weights) if weights else tiny_clip.CHECKPOINT
+        path = Path(weights).expanduser() if weights else tiny_clip.CHECKPOINT
+        if weights and not path.is_file():
+            raise BenchError(f"encoder weights file {path} does not exist (given with "
+                             "--encoder-weights; weights are never downloaded)")
         if not path.is_file():
             raise BenchError(f"the bundled CLIP checkpoint {path} is missing "
                              "(recreate it with `python -m bench train-clip`)")
@@ -125,7 +128,7 @@ def resolve_encoder(name: str = BUNDLED, weights: str | os.PathLike | None = Non
         oc = _open_clip()
         cfg = oc.get_model_config(model)
         if cfg is None:
-            from bench.registry import suggest
+            from bench.errors import suggest
 
             raise BenchError(f"unknown open_clip model {model!r}"
                              f"{suggest(model, oc.list_models())}")

@@ -20,7 +20,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.io.cache import cached, file_identity
-from bench.io.layouts import ReadContext, _captions, _images, make_text_features
+from bench.io.context import ReadContext, make_text_features, read_captions, read_images
 from bench.io.pairs import RawPairs
 
 _NAME = re.compile(r"^(captions|instances)_(.+)\.json$")
@@ -160,13 +160,13 @@ def read_coco_json(ctx: ReadContext) -> RawPairs:
                        for i, s in enumerate(splits)},
                        "category_ids": list(data["category_ids"]),
                        "parsed_cache": str(cache_file) if cache_file else None})
-    raw.captions = _captions(ctx, data["captions"])
+    raw.captions = read_captions(ctx, data["captions"])
     feats, info = make_text_features(ctx, [str(c) for c in raw.captions], raw.sources["captions"])
     if feats is not None:
         raw.text_features = feats
         raw.sources["text_features"] = raw.sources["captions"]
         raw.info.update(info)
-    raw.images = _images(ctx, list(data["file_names"]), "the COCO image list",
+    raw.images = read_images(ctx, list(data["file_names"]), "the COCO image list",
                          [ctx.root, ctx.root / "images"], raw.notes)
     if raw.images is not None:
         raw.sources["images"] = str(ctx.root)

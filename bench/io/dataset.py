@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from bench.errors import BenchError
+from bench.io.context import ReadContext
 from bench.io.layouts import (
     COMMON_OPTIONS,
     LAYOUTS,
-    ReadContext,
     _feature_candidates,
     _mat_files,
     detect_layouts,

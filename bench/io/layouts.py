@@ -29,7 +29,9 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.io.images import extract_image_array, image_array_axes, resolve_images
+from bench.io.coco import detect_coco_json, read_coco_json
+from bench.io.context import ReadContext, make_text_features, read_captions, read_images
+from bench.io.images import extract_image_array, image_array_axes
 from bench.io.matlab import (
     MatArray,
     find_key,
@@ -41,58 +43,19 @@ from bench.io.matlab import (
 )
 from bench.io.pairs import (
     Caption,
-    Options,
     RawPairs,
     as_features,
     as_multihot,
-    choose_captions,
     labels_from_any,
     orient,
     orient_labels,
 )
 from bench.io.text import (
-    bag_of_words,
-    build_vocabulary,
     guess_tag_separator,
     parse_matrix_lines,
     read_lines,
     read_text,
-    split_tags,
-    tokenize,
 )
-
-
-@dataclass
-class ReadContext:
-    """Everything a reader needs: the user's folder, options, cache and the dataset's kind of
-    text (``tags`` for MIRFLICKR/NUS, ``sentences`` for COCO/Wikipedia/Pascal)."""
-
-    dataset: str
-    root: Path
-    options: Options
-    cache_dir: Path | None
-    text_kind: str = "tags"
-    check_only: bool = False  #: validate only: skip slow one-time work (image extraction)
-    n_classes: int | None = None  #: the dataset's class count, when fixed
-    log: Callable[[str], None] = print
-
-    def path(self, key: str, *defaults: str) -> Path | None:
-        """The file named by option ``key`` (relative to the root), else the first existing
-        default name, else None."""
-        value = self.options.text(key)
-        if value:
-            p = Path(value).expanduser()
-            return p if p.is_absolute() else self.root / p
-        for name in defaults:
-            if (self.root / name).exists():
-                return self.root / name
-        return None
-
-    def image_bases(self, *extra: Path) -> list[Path]:
-        bases = []
-        if "image_root" in self.options:
-            bases.append(Path(str(self.options.text("image_root"))).expanduser())
-        return bases + list(extra)
 
 
 @dataclass(frozen=True)
@@ -155,58 +118,6 @@ def _squeeze_leading(value: Any) -> Any:
     if isinstance(value, np.ndarray) and value.ndim > 2 and value.shape[0] == 1:
         return value[0]
     return value
-
-
-def make_text_features(ctx: ReadContext, texts: Sequence[str], source: str,
-                       vocabulary: Sequence[str] | None = None, default: bool = False,
-                       tag_sep: str | None = None) -> tuple[np.ndarray | None, dict[str, Any]]:
-    """Bag-of-words text features per the ``bow`` option: ``auto`` (``default``), ``false``,
-    ``true`` (every term) or a vocabulary size (the most frequent terms)."""
-    opt = ctx.options.text("bow", "auto")
-    opt = str(opt).lower()
-    if opt == "auto":
-        wanted, size = default, None
-    elif opt in ("false", "0", "no", "off", "none"):
-        wanted, size = False, None
-    elif opt in ("true", "yes", "on", "all"):
-        wanted, size = True, None
-    else:
-        try:
-            wanted, size = True, int(opt)
-        except ValueError:
-            raise BenchError(f"dataset {ctx.dataset!r}: option bow={opt!r} must be auto, true, "
-                             "false or a vocabulary size") from None
-    if not wanted:
-        return None, {}
-    if ctx.text_kind == "tags":
-        docs = [split_tags(t, tag_sep) for t in texts]
-    else:
-        docs = [tokenize(t) for t in texts]
-    if vocabulary is None or size is not None:
-        vocabulary = build_vocabulary(docs, size)
-        vocab_from = f"the {len(vocabulary):,} most frequent terms of {source}"
-    else:
-        vocab_from = "the vocabulary file"
-    feats, unknown = bag_of_words(docs, vocabulary)
-    info = {"text_features": f"{len(vocabulary):,}-d binary bag-of-words over {vocab_from}",
-            "vocabulary": list(vocabulary), "bow_unknown_terms": unknown}
-    return feats, info
-
-
-def _images(ctx: ReadContext, names: Sequence[str], source: str, bases: Sequence[Path],
-            raw_notes: list[str]) -> list[str] | None:
-    if not ctx.options.flag("images", True):
-        raw_notes.append("images not loaded (images=false)")
-        return None
-    files, why = resolve_images(names, ctx.image_bases(*bases), source)
-    if files is None:
-        raw_notes.append(f"no images: {why}")
-    return files
-
-
-def _captions(ctx: ReadContext, candidates: Sequence[Sequence[str]]) -> list[Caption]:
-    mode = ctx.options.text("caption", "random") or "random"
-    return choose_captions(candidates, mode, ctx.options.integer("caption_seed", 0))
 
 
 # -- dcmh-mat ------------------------------------------------------------------------------
@@ -353,7 +264,7 @@ def read_text_layout(ctx: ReadContext) -> RawPairs:
         raw.names = names
         raw.sources["names"] = str(ipath)
         if len(names) == len(labels):
-            raw.images = _images(ctx, names, str(ipath),
+            raw.images = read_images(ctx, names, str(ipath),
                                  [ctx.root, ctx.root / "images", ctx.root.parent], raw.notes)
             if raw.images is not None:
                 raw.sources["images"] = str(ipath)
@@ -400,7 +311,7 @@ def read_index_mat(ctx: ReadContext) -> RawPairs:
                 candidates = to_string_rows(cval)
             except BenchError as exc:
                 raise BenchError(f"{csrc}: {exc}") from None
-            raw.captions = _captions(ctx, candidates)
+            raw.captions = read_captions(ctx, candidates)
             raw.sources["captions"] = csrc
             vpath = ctx.path("vocab_file")
             vocab = [w.strip() for w in read_lines(vpath, "vocabulary file") if w.strip()] \
@@ -434,7 +345,7 @@ def read_index_mat(ctx: ReadContext) -> RawPairs:
     raw.names = names
     raw.sources["names"] = isrc
     if len(names) == n:
-        raw.images = _images(ctx, names, isrc, [ctx.root / "images", ctx.root,
+        raw.images = read_images(ctx, names, isrc, [ctx.root / "images", ctx.root,
                                                 ctx.root.parent / "images"], raw.notes)
         if raw.images is not None:
             raw.sources["images"] = isrc
@@ -631,7 +542,7 @@ def read_pascal_raw(ctx: ReadContext) -> RawPairs:
     raw = RawPairs(layout="pascal-raw", labels=onehot, class_names=classes,
                    sources={"labels": str(idir), "captions": str(sdir), "images": str(idir)},
                    names=[Path(f).name for f in files])
-    raw.captions = _captions(ctx, cands)
+    raw.captions = read_captions(ctx, cands)
     if ctx.options.flag("images", True):
         raw.images = files
     feats, info = make_text_features(ctx, [str(c) for c in raw.captions], str(sdir), None)
@@ -770,7 +681,7 @@ def read_features(ctx: ReadContext) -> RawPairs:
             raw.captions = [Caption(s) for s in strings]
             raw.sources["captions"] = _src(path, keys[role])
         elif role == "images":
-            raw.images = _images(ctx, strings, _src(path, keys[role]), [path.parent], raw.notes)
+            raw.images = read_images(ctx, strings, _src(path, keys[role]), [path.parent], raw.notes)
             if raw.images is not None:
                 raw.sources["images"] = _src(path, keys[role])
         elif role == "names":
@@ -795,18 +706,6 @@ def read_features(ctx: ReadContext) -> RawPairs:
 # -- registry --------------------------------------------------------------------------------
 
 
-def _coco_detect(root: Path) -> bool:
-    from bench.io.coco import detect_coco_json
-
-    return detect_coco_json(root)
-
-
-def _coco_read(ctx: ReadContext) -> RawPairs:
-    from bench.io.coco import read_coco_json
-
-    return read_coco_json(ctx)
-
-
 LAYOUTS: dict[str, Layout] = {
     lay.name: lay for lay in (
         Layout("dcmh-mat", "DCMH .mat files",
@@ -827,7 +726,7 @@ LAYOUTS: dict[str, Layout] = {
         Layout("coco-json", "COCO annotation JSON",
                "annotations/captions_<split>.json + instances_<split>.json, image folders "
                "<split>/ (e.g. train2014/, val2014/)",
-               ("splits",), _coco_detect, _coco_read),
+               ("splits",), detect_coco_json, read_coco_json),
         Layout("split-mat", "train/test .mat (wiki_data.mat style)",
                "one .mat (v5 or v7.3) with I_tr, I_te, T_tr, T_te and L_tr, L_te (one-hot or "
                "class numbers) or trainset/testset_txt_img_cat.list; optional *_va",

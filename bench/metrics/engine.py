@@ -1,10 +1,13 @@
 """The metric engine: exact Hamming-ranking retrieval metrics for ±1 hash codes.
 
-Definitions (protocol version 1, see ``PROTOCOL``):
+Definitions (protocol version 2, see ``PROTOCOL``; version 2 searches the retrieval database in a
+seeded order instead of dataset order, and selects models on a held-out validation database):
 
 - **Relevance**: a database item is relevant to a query iff they share at least one label.
-- **Ranking**: Hamming distance ascending; ties broken by database index ascending (a stable
-  sort). R = number of relevant items in the whole database; rank r is 1-based.
+- **Ranking**: Hamming distance ascending; ties broken by database position ascending (a stable
+  sort). The harness hands the engine the database in a seeded order (``bench.splits.
+  database_order``: a permutation drawn from the split and the trial seed), so that position
+  cannot follow the labels. R = number of relevant items in the whole database; rank r is 1-based.
 - **mAP@all**: AP = (1/R) * sum over relevant ranks r of C(r)/r, where C(r) = relevant items in
   the top r (i.e. P@r at each relevant rank), over the whole ranked database.
 - **mAP@k**: the same sum over the top-k list only, normalised by the number of relevant items
@@ -56,7 +59,7 @@ __all__ = [
     "prepare_inputs",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 DEFAULT_K_VALUES = (50, 1000, 5000)
 BACKEND_ENV = "BENCH_METRICS_BACKEND"
 EMPTY_QUERY_POLICIES = ("exclude", "zero")
@@ -65,7 +68,11 @@ PROTOCOL: dict[str, Any] = {
     "version": PROTOCOL_VERSION,
     "distance": "hamming",
     "relevance": "at least one shared label",
-    "ties": "stable by database index",
+    "ties": "by database position; the database is in a seeded order (split and trial seed), "
+            "never dataset order",
+    "validation": "model selection ranks validation queries against a held-out database: a "
+                  "seeded sample of at most 1,000 training-pool items (never the query set, "
+                  "never a query's own pair)",
     "empty_queries": "excluded (counted and recorded)",
     "k_values": list(DEFAULT_K_VALUES),
     "map_at_k": "AP over the top k, normalised by the relevant items in the top k (0 if none)",

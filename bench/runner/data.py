@@ -12,7 +12,7 @@ import numpy as np
 from bench import registry
 from bench.errors import BenchError
 from bench.plugins import LoadedDataset, PairedData, Preset
-from bench.splits import Split, draw_budget, make_split
+from bench.splits import Split, database_order, draw_budget, make_split, validation_database
 
 _CACHE: dict[str, LoadedDataset] = {}
 
@@ -59,12 +59,24 @@ def with_features(ds: LoadedDataset, inputs: tuple[str, ...], encoder: Mapping[s
 
 @dataclass
 class TrialData:
+    """A trial's data: the split, the budget's training pairs and the method's views of every
+    part (each holding only the inputs the method declared). The retrieval database is in its
+    seeded order (``retrieval_index``), never in dataset order."""
+
     split: Split
     train_index: np.ndarray
     train: PairedData
     validation: PairedData
     query: PairedData
     retrieval: PairedData
+    labels: np.ndarray  #: the whole dataset's labels (for the harness, never for methods)
+    retrieval_index: np.ndarray  #: dataset indices of ``retrieval``, in database order
+    validation_database: PairedData  #: held-out database of model selection
+    validation_database_index: np.ndarray
+
+    @property
+    def query_index(self) -> np.ndarray:
+        return self.split.query
 
 
 def check_requirements(ds: LoadedDataset, method: str, inputs: tuple[str, ...],
@@ -94,12 +106,18 @@ def prepare(ds: LoadedDataset, preset: Preset, budget: int | float | None, seed:
     split = make_split(len(ds.items), preset, dict(ds.fixed_split) if ds.fixed_split else None,
                        labels=ds.items.labels)
     train_index = draw_budget(split, budget, seed)
+    db_index = database_order(split, seed)
+    val_db_index = validation_database(split, seed)
     everything = replace(ds.items, class_names=list(ds.class_names))
     train = everything.subset(train_index).only(inputs)
     encode_inputs = tuple(k for k in inputs if k != "labels" or labels_at_encode)
+
+    def view(index: np.ndarray) -> PairedData:
+        return everything.subset(index).only(encode_inputs)
+
     return TrialData(
         split=split, train_index=train_index, train=train,
-        validation=everything.subset(split.validation).only(encode_inputs),
-        query=everything.subset(split.query).only(encode_inputs),
-        retrieval=everything.subset(split.retrieval).only(encode_inputs),
+        validation=view(split.validation), query=view(split.query), retrieval=view(db_index),
+        labels=np.asarray(ds.items.labels), retrieval_index=db_index,
+        validation_database=view(val_db_index), validation_database_index=val_db_index,
     )

@@ -1,51 +1,45 @@
-"""Expanding a `bench run` request into trial configs (one per method × bits-or-bit-set ×
-budget × seed), each with its content-hash result key."""
+"""Building complete trial configs: one per method × bits-or-bit-set × budget × seed.
+
+:class:`RunContext` is what every trial of a run shares (dataset identity with its content
+fingerprint, preset, encoder, paths); :func:`make_trial` turns one method setting into a
+:class:`bench.schema.TrialConfig` whose key is final. ``bench run`` expands a grid with
+:func:`expand`; ``bench tune`` builds its trials one by one with :func:`make_trial`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bench import registry
 from bench.errors import BenchError
 from bench.metrics import PROTOCOL, PROTOCOL_VERSION
-from bench.plugins import MethodSpec
-from bench.results import result_key
+from bench.params import method_params
+from bench.plugins import MethodSpec, Preset
+from bench.runner.data import uses_features
+from bench.schema import Definition, TrialConfig
 from bench.splits import budget_label
 
 
-@dataclass
-class RunRequest:
-    methods: Sequence[str]
-    bits: Sequence[int]
-    dataset: str = "synthetic-features"
-    preset: str | None = None
-    budgets: Sequence[int | float | None] = (None,)
-    seeds: Sequence[int] = (0,)
-    overrides: Mapping[str, Any] = field(default_factory=dict)  #: "param" or "method.param"
+@dataclass(frozen=True)
+class RunContext:
+    """What the trials of one run share. Paths are absolute."""
+
+    dataset: str
+    preset: Preset
+    results_dir: str
+    cache_dir: str
+    data_fingerprint: str | None = None
     dataset_options: Mapping[str, Any] = field(default_factory=dict)
     data_root: str | None = None
-    results_dir: Path = Path("results")
-    cache_dir: Path | None = None
+    #: the frozen encoder (EncoderSpec.as_config(), with its weights path) when the dataset's
+    #: features come from one; it applies to methods that read features
+    encoder: Mapping[str, Any] | None = None
     device: str = "auto"
-    gpus_per_trial: float | None = None  #: overrides every method's GPU request
-
-
-def method_params(spec: MethodSpec, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults of ``spec`` updated with the overrides that apply to it."""
-    params = dict(spec.defaults)
-    for key, value in overrides.items():
-        method, _, name = key.rpartition(".")
-        if method and method != spec.name:
-            continue
-        if name in params:
-            params[name] = value
-        elif method:
-            raise BenchError(f"method {spec.name!r} has no hyperparameter {name!r} "
-                             f"(it has: {', '.join(sorted(params)) or 'none'})")
-    return params
+    gpus_per_trial: float | None = None
+    run_id: str = ""
+    requested_seeds: tuple[int, ...] = ()
 
 
 def check_overrides(specs: Sequence[MethodSpec], overrides: Mapping[str, Any]) -> None:
@@ -58,48 +52,47 @@ def check_overrides(specs: Sequence[MethodSpec], overrides: Mapping[str, Any]) -
             raise BenchError(f"--set {key}: no method in this run has a hyperparameter {name!r}")
 
 
-def set_encoder(configs: Sequence[dict[str, Any]], encoder: Mapping[str, Any]) -> None:
-    """Put the frozen encoder (``EncoderSpec.as_config()``) whose features the trials use into
-    each config, its identity (name, architecture, weights SHA-256, preprocessing; no paths)
-    into the result definition, and recompute the result keys."""
-    identity = {k: v for k, v in encoder.items() if k != "weights"}
-    for c in configs:
-        definition = {**c["definition"], "encoder": identity}
-        c.update(definition=definition, key=result_key(definition), encoder=dict(encoder))
+def bit_sets(spec: MethodSpec, bits: Sequence[int]) -> list[list[int]]:
+    """One set of all lengths for a multi-bit method, else one length per trial."""
+    return [sorted(set(bits))] if spec.multi_bit else [[b] for b in bits]
 
 
-def expand(req: RunRequest) -> list[dict[str, Any]]:
-    dspec = registry.datasets.get(req.dataset)
-    preset = dspec.preset(req.preset)
-    specs = [registry.methods.get(m) for m in req.methods]
-    check_overrides(specs, req.overrides)
-    results_dir = Path(req.results_dir).resolve()
-    cache_dir = Path(req.cache_dir).resolve() if req.cache_dir else results_dir / "cache"
+def make_trial(spec: MethodSpec, bits: Sequence[int], budget: int | float | None, seed: int,
+               params: Mapping[str, Any], ctx: RunContext) -> TrialConfig:
+    """The complete trial of ``spec`` with canonical ``params`` (see
+    :func:`bench.params.method_params`) under ``ctx``."""
+    dspec = registry.datasets.get(ctx.dataset)
+    encoder = dict(ctx.encoder) if ctx.encoder is not None and uses_features(spec.inputs) \
+        else None
+    definition = Definition(
+        method=spec.name, method_version=spec.version, dataset=dspec.name,
+        dataset_version=dspec.version, dataset_options=dict(ctx.dataset_options),
+        data_fingerprint=ctx.data_fingerprint, preset=ctx.preset.as_dict(),
+        encoder=None if encoder is None else {k: v for k, v in encoder.items()
+                                              if k != "weights"},
+        bits=tuple(int(b) for b in bits), budget=budget_label(budget), seed=int(seed),
+        params=dict(params), protocol_version=PROTOCOL_VERSION,
+        k_values=tuple(PROTOCOL["k_values"]),
+    )
+    resources = dict(spec.resources)
+    if ctx.gpus_per_trial is not None:
+        resources["gpu"] = ctx.gpus_per_trial
+    return TrialConfig(definition=definition, budget=budget, results_dir=ctx.results_dir,
+                       cache_dir=ctx.cache_dir, data_root=ctx.data_root, encoder=encoder,
+                       device=ctx.device, resources=resources, run_id=ctx.run_id,
+                       requested_seeds=tuple(ctx.requested_seeds))
+
+
+def expand(methods: Sequence[str], bits: Sequence[int], budgets: Sequence[int | float | None],
+           seeds: Sequence[int], overrides: Mapping[str, Any],
+           ctx: RunContext) -> list[TrialConfig]:
+    specs = [registry.methods.get(m) for m in methods]
+    check_overrides(specs, overrides)
     configs = []
     for spec in specs:
-        params = method_params(spec, req.overrides)
-        bit_sets = [sorted(set(req.bits))] if spec.multi_bit else [[b] for b in req.bits]
-        for bits in bit_sets:
-            for budget in req.budgets:
-                for seed in req.seeds:
-                    definition = {
-                        "method": spec.name, "method_version": spec.version,
-                        "dataset": dspec.name, "dataset_version": dspec.version,
-                        "dataset_options": dict(sorted(req.dataset_options.items())),
-                        "preset": preset.as_dict(), "bits": list(bits),
-                        "budget": budget_label(budget), "seed": int(seed), "params": params,
-                        "protocol_version": PROTOCOL_VERSION, "k_values": PROTOCOL["k_values"],
-                    }
-                    configs.append({
-                        "key": result_key(definition), "definition": definition,
-                        "method": spec.name, "dataset": dspec.name, "preset": preset.name,
-                        "dataset_options": dict(req.dataset_options),
-                        "data_root": str(Path(req.data_root).resolve()) if req.data_root else None,
-                        "bits": list(bits), "budget": budget, "budget_label": budget_label(budget),
-                        "seed": int(seed), "params": params, "results_dir": str(results_dir),
-                        "cache_dir": str(cache_dir), "device": req.device,
-                        "resources": {**dict(spec.resources),
-                                      **({"gpu": req.gpus_per_trial}
-                                         if req.gpus_per_trial is not None else {})},
-                    })
+        params = method_params(spec, overrides)
+        for bs in bit_sets(spec, bits):
+            for budget in budgets:
+                for seed in seeds:
+                    configs.append(make_trial(spec, bs, budget, seed, params, ctx))
     return configs

@@ -1,14 +1,24 @@
 """One trial: load data, fit, encode, evaluate with the harness's metric engine, store.
 
-``run_trial`` is plain Python (Ray Tune calls it through ``bench.runner.tune``; tests and
-``bench validate`` call it directly). Its config holds only JSON values and absolute paths.
+:func:`run_trial` is plain Python: Ray Tune calls it through ``bench.runner.tune``, the
+in-process executor and tests call it directly. Whatever happens, the trial leaves a record:
+``finished`` (metrics, codes), ``failed`` (error type and message, stage, traceback file,
+attempt, node, timing; then the exception propagates) or ``pruned`` (a reporter raised
+:class:`TrialPruned`). The record and codes are written before the final tracking calls, and
+tracking is best effort (``bench.tracking``).
+
+Compute threads (torch, numba, BLAS/OpenMP) are pinned to the trial's CPU request in every
+execution mode, so a result does not depend on the machine's core count or on how it ran.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import platform
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +26,80 @@ import numpy as np
 
 from bench import registry
 from bench.environment import environment
+from bench.errors import BenchError
+from bench.fingerprint import method_source
 from bench.metrics import PROTOCOL, evaluate_retrieval, pack_codes
 from bench.plugins import FitContext, HashMethod, PairedData
-from bench.results import ResultStore, json_safe
+from bench.results import ResultStore
 from bench.runner.data import TrialData, load_dataset, prepare, with_features
+from bench.schema import (
+    ErrorInfo,
+    ResultRecord,
+    TrialConfig,
+    failed_record,
+    pruned_record,
+    record_identity,
+)
+from bench.splits import index_checksum
 
 Reporter = Callable[[dict[str, Any]], None]
+Log = Callable[[str], None]
 
 
-def _device(requested: str) -> str:
-    if requested != "auto":
-        return requested
+class TrialPruned(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a reporter (a scheduler, ``bench tune``) to stop a trial early; the trial
+    writes a ``pruned`` record and returns it."""
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` -> cuda when available, else cpu; ``cuda`` without CUDA is an error."""
+    if requested == "cpu":
+        return "cpu"
     try:
         import torch
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        available = torch.cuda.is_available()
     except ImportError:
-        return "cpu"
+        available = False
+    if requested == "cuda" and not available:
+        raise BenchError("--device cuda: CUDA is not available here (torch.cuda.is_available() "
+                         "is False); use --device cpu or auto")
+    return "cuda" if available else "cpu"
+
+
+@contextlib.contextmanager
+def limited_threads(n: int) -> Iterator[int]:
+    """Pin torch, numba and BLAS/OpenMP thread pools to ``n`` threads (restored after)."""
+    n = max(1, int(n))
+    saved: list[Callable[[], None]] = []
+    try:
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        saved.append(lambda: torch.set_num_threads(before))
+    except ImportError:
+        pass
+    try:
+        import numba
+
+        before_nb = numba.get_num_threads()
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        saved.append(lambda: numba.set_num_threads(before_nb))
+    except ImportError:
+        pass
+    with contextlib.ExitStack() as stack:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            stack.enter_context(threadpool_limits(limits=n))
+        except ImportError:
+            pass
+        try:
+            yield n
+        finally:
+            for restore in reversed(saved):
+                restore()
 
 
 def encode_both(method: HashMethod, data: PairedData) -> dict[str, dict[int, np.ndarray]]:
@@ -57,159 +124,238 @@ def evaluate_codes(q: Mapping[str, np.ndarray], r: Mapping[str, np.ndarray],
     }
 
 
-def validation_score(method: HashMethod, val: PairedData, val_labels: np.ndarray) -> float | None:
-    """Mean mAP@all (both directions, first bit length) of the validation split against itself."""
-    if len(val) == 0:
+VALIDATION_RULE = ("validation queries ranked against a held-out database (a seeded sample of "
+                   "training-pool items, never the query set, never a query's own pair); mean "
+                   "mAP@all of both directions at the first bit length")
+
+
+def validation_score(method: HashMethod, data: TrialData) -> float | None:
+    """The held-out validation signal of ``method``'s current encoder (see VALIDATION_RULE)."""
+    if len(data.validation) == 0 or len(data.validation_database) == 0:
         return None
-    codes = encode_both(method, val)
     b = method.bits[0]
-    q = {m: codes[m][b] for m in codes}
-    res = evaluate_codes(q, q, val_labels, val_labels, (len(val),))
+    q = encode_both(method, data.validation)
+    db = encode_both(method, data.validation_database)
+    res = evaluate_codes({m: q[m][b] for m in q}, {m: db[m][b] for m in db},
+                         data.labels[data.split.validation],
+                         data.labels[data.validation_database_index],
+                         (len(data.validation_database),))
     values = [res[d]["map_all"] for d in res if res[d]["map_all"] is not None]
     return float(np.mean(values)) if values else None
 
 
-def run_trial(cfg: Mapping[str, Any], report: Reporter | None = None) -> dict[str, Any]:
-    """Run one trial described by ``cfg`` (see ``bench.runner.grid``); returns its record."""
-    report = report or (lambda metrics: None)
-    spec = registry.methods.get(cfg["method"])
-    dspec = registry.datasets.get(cfg["dataset"])
-    store = ResultStore(Path(cfg["results_dir"]))
-    tracker = None
-    if cfg.get("tracking_uri"):
-        from bench.tracking import RunLogger
+class _Stage:
+    """Which step a trial is in (recorded when it fails)."""
 
-        tracker = RunLogger(
-            cfg["tracking_uri"], cfg["experiment_id"], run_name=cfg["key"],
-            parent_run_id=cfg.get("parent_run_id"),
-            tags={"method": spec.name, "dataset": dspec.name, "preset": cfg["preset"],
-                  "bits": ",".join(map(str, cfg["bits"])), "budget": cfg["budget_label"],
-                  "seed": cfg["seed"], "result_key": cfg["key"],
-                  "harness_version": environment()["harness_version"],
-                  "git_commit": environment()["git_commit"], "supervision": spec.supervision},
-        )
-        tracker.log_params({"method": spec.name, "method_version": spec.version,
-                            "dataset": dspec.name, "preset": cfg["preset"],
-                            "bits": cfg["bits"], "budget": cfg["budget_label"],
-                            "seed": cfg["seed"], "hp": cfg["params"]})
+    def __init__(self) -> None:
+        self.name = "setup"
+
+
+def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = None,
+              log: Log | None = None) -> ResultRecord:
+    """Run one trial and return its record (also written to the results folder)."""
+    cfg = cfg if isinstance(cfg, TrialConfig) else TrialConfig.from_dict(cfg)
+    report = report or (lambda metrics: None)
+    log = log or (lambda msg: print(f"[{cfg.key}] {msg}", flush=True))
+    store = ResultStore(Path(cfg.results_dir))
+    previous = store.read(cfg.method, cfg.dataset, cfg.key)
+    attempt = previous.attempt + 1 if previous is not None and not previous.finished else 1
+    stage, started = _Stage(), time.time()
+    tracker = _TrialTracker(cfg, log)
+    conditions = _conditions(cfg)
     try:
-        record = _run(cfg, spec, store, report, tracker)
+        with limited_threads(conditions["threads"]):
+            record = _run(cfg, store, report, log, tracker, stage)
+        record.attempt, record.threads = attempt, conditions["threads"]
+        record.timing = {**record.timing, "total_s": time.time() - started,
+                         "conditions": conditions}
+        store.write_record(record)
+    except TrialPruned as exc:
+        record = pruned_record(cfg, {"last": str(exc) or None, "stage": stage.name},
+                               attempt=attempt, node=platform.node(),
+                               timing={"total_s": time.time() - started,
+                                       "conditions": conditions},
+                               environment=environment())
+        store.write_record(record)
+        tracker.finish(record, store, "KILLED")
+        return record
     except BaseException as exc:
-        if tracker is not None:
-            tracker.set_tags({"error": f"{type(exc).__name__}: {exc}"[:5000]})
-            tracker.end("FAILED")
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        tb_file = store.write_traceback(cfg.key, attempt, text)
+        error = ErrorInfo(type=type(exc).__name__, message=_message(exc), stage=stage.name,
+                          traceback_file=tb_file)
+        record = failed_record(cfg, error, attempt=attempt, node=platform.node(),
+                               timing={"total_s": time.time() - started,
+                                       "conditions": conditions},
+                               environment=environment())
+        store.write_record(record)
+        tracker.finish(record, store, "FAILED")
         raise
-    if tracker is not None:
-        tracker.end("FINISHED")
+    tracker.finish(record, store, "FINISHED")
+    report({"finished": 1, **{f"map_{d}_{b}": m[d]["map_all"] for b, m in record.metrics.items()
+                              for d in m if m[d]["map_all"] is not None}})
     return record
 
 
-def _run(cfg: Mapping[str, Any], spec, store: ResultStore, report: Reporter,
-         tracker) -> dict[str, Any]:
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:2000] if text else ""
+
+
+def _conditions(cfg: TrialConfig) -> dict[str, Any]:
+    """What a timing depends on, recorded with it."""
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except OSError:
+        load = None
+    return {"threads": max(1, int(float(dict(cfg.resources).get("cpu", 1)))),
+            "cpu_count": os.cpu_count(), "load_avg_1m_at_start": load,
+            "host": platform.node(), "processor": platform.processor() or platform.machine()}
+
+
+def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
+         tracker: _TrialTracker, stage: _Stage) -> ResultRecord:
+    spec = registry.methods.get(cfg.method)
+    dspec = registry.datasets.get(cfg.dataset)
+    stage.name = "data"
     t0 = time.perf_counter()
-    ds = load_dataset(cfg["dataset"], cfg.get("data_root"), cfg["cache_dir"],
-                      cfg.get("dataset_options"))
-    ds = with_features(ds, spec.inputs, cfg.get("encoder"), cfg["cache_dir"],
-                       log=lambda msg: print(f"[{cfg['key']}] {msg}", flush=True))
-    preset = registry.datasets.get(cfg["dataset"]).preset(cfg["preset"])
-    data: TrialData = prepare(ds, preset, cfg["budget"], cfg["seed"], spec.inputs,
-                              spec.labels_at_encode)
-    labels = ds.items.labels
-    val_labels = labels[data.split.validation]
+    ds = load_dataset(cfg.dataset, cfg.data_root, cfg.cache_dir,
+                      dict(cfg.definition.dataset_options))
+    ds = with_features(ds, spec.inputs, cfg.encoder, cfg.cache_dir, log=log)
+    preset = dspec.preset(cfg.preset_name)
+    data = prepare(ds, preset, cfg.budget, cfg.seed, spec.inputs, spec.labels_at_encode)
     t_data = time.perf_counter() - t0
 
-    device = _device(cfg.get("device", "auto"))
-    method = spec.load()(cfg["bits"], cfg["params"], cfg["seed"], device)
-    workdir = Path(cfg["results_dir"]) / "work" / cfg["key"]
+    device = resolve_device(cfg.device)
+    method = spec.load()(list(cfg.bits), cfg.params, cfg.seed, device)
+    workdir = Path(cfg.results_dir) / "work" / cfg.key
     workdir.mkdir(parents=True, exist_ok=True)
 
     def on_epoch(epoch: int, **metrics: Any) -> None:
-        clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        clean = {k: float(v) for k, v in metrics.items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        tracker.epoch(int(epoch), clean)
         report({"epoch": int(epoch), **clean})
-        if tracker is not None and clean:
-            tracker.log_metrics({f"train.{k}": v for k, v in clean.items()}, step=int(epoch))
 
-    ctx = FitContext(
-        validation=data.validation, seed=cfg["seed"], device=device, workdir=workdir,
-        dataset=cfg["dataset"],
-        report=on_epoch, validate=lambda: validation_score(method, data.validation, val_labels),
-        log=lambda msg: print(f"[{cfg['key']}] {msg}", flush=True),
-    )
+    ctx = FitContext(validation=data.validation, seed=cfg.seed, device=device, workdir=workdir,
+                     dataset=cfg.dataset, report=on_epoch,
+                     validate=lambda: validation_score(method, data), log=log)
+    stage.name = "fit"
     t1 = time.perf_counter()
     method.fit(data.train, ctx)
     t_fit = time.perf_counter() - t1
 
+    stage.name = "encode"
     t2 = time.perf_counter()
     q_codes = encode_both(method, data.query)
     r_codes = encode_both(method, data.retrieval)
     t_encode = time.perf_counter() - t2
-    val = validation_score(method, data.validation, val_labels)
+    val = validation_score(method, data)
 
+    stage.name = "evaluate"
     t3 = time.perf_counter()
-    k_values = tuple(cfg.get("k_values") or PROTOCOL["k_values"])
-    q_labels, r_labels = labels[data.split.query], labels[data.split.retrieval]
+    k_values = cfg.definition.k_values or tuple(PROTOCOL["k_values"])
+    q_labels, r_labels = data.labels[data.query_index], data.labels[data.retrieval_index]
     metrics: dict[str, Any] = {}
+    used_index = (data.train_index if method.train_rows_used is None
+                  else data.train_index[method.train_rows_used])
     arrays: dict[str, np.ndarray] = {
-        "q_index": data.split.query, "r_index": data.split.retrieval,
-        "train_index": data.train_index, "q_labels": q_labels, "r_labels": r_labels,
+        "q_index": data.query_index, "r_index": data.retrieval_index,
+        "train_index": data.train_index, "train_index_used": used_index,
+        "q_labels": q_labels, "r_labels": r_labels,
     }
     for b in method.bits:
         q = {m: q_codes[m][b] for m in q_codes}
         r = {m: r_codes[m][b] for m in r_codes}
-        metrics[str(b)] = evaluate_codes(q, r, q_labels, r_labels, k_values)
+        metrics[str(b)] = evaluate_codes(q, r, q_labels, r_labels, tuple(k_values))
         for role, codes in (("q", q), ("r", r)):
             arrays[f"{role}_img_{b}"] = pack_codes(codes["image"])
             arrays[f"{role}_txt_{b}"] = pack_codes(codes["text"])
     t_eval = time.perf_counter() - t3
 
-    used_index = (data.train_index if method.train_rows_used is None
-                  else data.train_index[method.train_rows_used])
-    arrays["train_index_used"] = used_index
-    codes_path = store.write_codes(cfg["key"], arrays)
-    record = {
-        "schema": 1, "key": cfg["key"], "status": "finished",
-        "method": spec.name, "method_version": spec.version, "supervision": spec.supervision,
-        "labels_at_encode": spec.labels_at_encode,
-        "dataset": cfg["dataset"], "dataset_options": cfg.get("dataset_options") or {},
-        "encoder": cfg["definition"].get("encoder"),
-        "features": {k: v for k, v in (ds.info.get("features") or {}).items()
-                     if k in ("file", "key")} or None,
-        "preset": preset.as_dict(), "bits": list(method.bits), "budget": cfg["budget_label"],
-        "n_train": int(len(data.train_index)),
-        "n_train_used": int(len(used_index)),
-        "train_index_used": None if method.train_rows_used is None else used_index.tolist(),
-        "seed": cfg["seed"], "params": method.params,
-        "split": {"checksum": data.split.checksum(), "sizes": data.split.sizes(),
-                  "train_checksum": _checksum(data.train_index)},
-        "selection": method.selection_rule,
-        "validation": {"map_mean_first_bits": val},
-        "metrics": metrics, "protocol": PROTOCOL,
-        "timing": {"data_s": t_data, "fit_s": t_fit, "encode_s": t_encode, "eval_s": t_eval},
-        "device": device, "codes_file": str(codes_path.relative_to(store.root)),
-        "environment": environment(), "definition": cfg["definition"],
-        "mlflow_run_id": tracker.run_id if tracker is not None else None,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    if tracker is not None:
-        final = {f"{d}.map_all.{b}": metrics[b][d]["map_all"]
-                 for b in metrics for d in ("i2t", "t2i")}
-        tracker.log_metrics({**final, "fit_time_s": t_fit, "encode_time_s": t_encode,
-                             "validation_map": val if val is not None else float("nan")},
-                            step=0)
-        tracker.log_artifact(codes_path, "codes")
-    path = store.write_record(record)
-    if tracker is not None:
-        tracker.log_artifact(path, "record")
-    summary = {f"map_{d}_{b}": metrics[b][d]["map_all"] for b in metrics for d in ("i2t", "t2i")}
-    report({"finished": 1, **{k: v for k, v in summary.items() if v is not None}})
-    return json_safe(record)
+    stage.name = "store"
+    codes = store.write_codes(cfg.key, arrays)
+    return ResultRecord(
+        key=cfg.key, status="finished", **record_identity(cfg),
+        resolved_params=method.resolved_params,
+        method_source=method_source(spec), supervision=spec.supervision,
+        labels_at_encode=spec.labels_at_encode,
+        features={k: v for k, v in (ds.info.get("features") or {}).items()
+                  if k in ("file", "key")} or None,
+        n_train=int(len(data.train_index)), n_train_used=int(len(used_index)),
+        train_index_used=None if method.train_rows_used is None else used_index.tolist(),
+        split={"checksum": data.split.checksum(), "sizes": data.split.sizes(),
+               "train_checksum": index_checksum({"train": data.train_index}),
+               "train_used_checksum": index_checksum({"train": used_index}),
+               "database_order_checksum": index_checksum({"retrieval": data.retrieval_index})},
+        selection=method.selection_rule,
+        validation={"score": val, "map_mean_first_bits": val, "rule": VALIDATION_RULE,
+                    "queries": len(data.validation), "database": len(data.validation_database)},
+        metrics=metrics, protocol=dict(PROTOCOL), codes=codes, node=platform.node(),
+        device=device, environment=environment(),
+        timing={"data_s": t_data, "fit_s": t_fit, "encode_s": t_encode, "eval_s": t_eval},
+    )
 
 
-def _checksum(index: np.ndarray) -> str:
-    from bench.splits import index_checksum
+class _TrialTracker:
+    """A trial's MLflow child run, created lazily (first epoch or the end) and best effort."""
 
-    return index_checksum({"train": index})
+    def __init__(self, cfg: TrialConfig, log: Log):
+        self.cfg, self.log = cfg, log
+        self.logger: Any = None
+
+    def _open(self) -> Any:
+        if self.logger is None and self.cfg.tracking is not None:
+            from bench.tracking import RunLogger
+
+            cfg, env = self.cfg, environment()
+            self.logger = RunLogger(
+                cfg.tracking.uri, cfg.tracking.experiment_id, run_name=cfg.key,
+                parent_run_id=cfg.tracking.parent_run_id, warn=self.log,
+                tags={"method": cfg.method, "dataset": cfg.dataset, "preset": cfg.preset_name,
+                      "bits": ",".join(map(str, cfg.bits)), "budget": cfg.definition.budget,
+                      "seed": cfg.seed, "result_key": cfg.key,
+                      "result_group": cfg.definition.group,
+                      "protocol_version": cfg.definition.protocol_version,
+                      "harness_version": env["harness_version"],
+                      "git_commit": env["git_commit"]})
+            self.logger.log_params({"method": cfg.method,
+                                    "method_version": cfg.definition.method_version,
+                                    "dataset": cfg.dataset, "preset": cfg.preset_name,
+                                    "bits": list(cfg.bits), "budget": cfg.definition.budget,
+                                    "seed": cfg.seed, "hp": cfg.params})
+        return self.logger
+
+    def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        logger = self._open()
+        if logger is not None and metrics:
+            logger.log_metrics({f"train.{k}": v for k, v in metrics.items()}, step=epoch)
+
+    def finish(self, record: ResultRecord, store: ResultStore, status: str) -> None:
+        """Final metrics, artifacts and status; then the record notes the run id (or why
+        tracking stopped). Never raises."""
+        logger = self._open()
+        if logger is None:
+            return
+        if record.finished:
+            final = {f"{d}.map_all.{b}": m[d]["map_all"] for b, m in record.metrics.items()
+                     for d in m}
+            logger.log_metrics({**final, "fit_time_s": record.timing.get("fit_s"),
+                                "encode_time_s": record.timing.get("encode_s"),
+                                "validation_map": record.validation.get("score")}, step=0)
+            if record.codes:
+                logger.log_artifact(store.root / record.codes["file"], "codes")
+        elif record.error is not None:
+            logger.set_tags({"error": f"{record.error.type}: {record.error.message}"[:5000]})
+        logger.set_tags({"status": record.status})
+        logger.log_artifact(store.record_path(record.method, record.dataset, record.key),
+                            "record")
+        logger.end(status)
+        record.mlflow_run_id = logger.run_id if logger.error is None else None
+        record.tracking_error = logger.error
+        with contextlib.suppress(OSError):
+            store.write_record(record)
 
 
-def format_exception(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+__all__ = ["TrialPruned", "encode_both", "evaluate_codes", "run_trial",
+           "validation_score", "limited_threads", "resolve_device", "VALIDATION_RULE"]

@@ -1,4 +1,9 @@
-"""Running trial configs as Ray Tune trials (local Ray by default, a cluster by address)."""
+"""Running trial configs as Ray Tune trials (a local Ray instance, or a cluster by address).
+
+Each trial's config travels as plain JSON (``TrialConfig.to_dict``); :func:`trainable` and
+:func:`placement` are the pieces other Tuners (``bench tune``) reuse. A trial that raises has
+already written its ``failed`` record; Tune marks it errored and runs the others.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +12,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-
-def _limit_threads(n_cpus: int) -> None:
-    """Keep a trial's thread pools (numba, torch) within the CPUs Ray gave it."""
-    n = max(1, int(n_cpus))
-    try:
-        import numba
-
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    except ImportError:
-        pass
-    try:
-        import torch
-
-        torch.set_num_threads(n)
-    except ImportError:
-        pass
+from bench.errors import BenchError
+from bench.schema import TrialConfig
 
 
-def _trainable(config: dict[str, Any]) -> None:
+def trainable(config: dict[str, Any]) -> None:
+    """The Ray Tune function trainable: ``config["trial"]`` is a ``TrialConfig.to_dict()``."""
     from ray import tune
 
     from bench.runner.trial import run_trial
 
-    _limit_threads(config["trial"].get("resources", {}).get("cpu", 1))
-    run_trial(config["trial"], report=tune.report)
+    run_trial(TrialConfig.from_dict(config["trial"]), report=tune.report)
 
 
-def _resources(config: dict[str, Any]):
+def placement(config: dict[str, Any]):
+    """The trial's resource request (its method's CPUs and GPUs) as a placement group."""
     from ray.tune import PlacementGroupFactory
 
     res = config["trial"].get("resources") or {}
@@ -44,23 +36,34 @@ def _resources(config: dict[str, Any]):
     return PlacementGroupFactory([bundle])
 
 
-def run_with_ray(configs: Sequence[dict[str, Any]], results_dir: Path, name: str,
-                 address: str | None = None, num_cpus: int | None = None,
-                 max_concurrent: int | None = None) -> dict[str, str | None]:
-    """Run every config as one trial; returns {key: None if it finished, else the error}."""
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Connect to ``address`` or start a local instance (once per process)."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     import ray
-    from ray import tune
 
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        return
+    try:
         if address:
             ray.init(address=address, log_to_driver=True)
         else:
             ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
-    trainable = tune.with_resources(_trainable, _resources)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BenchError(f"cannot start {where}: {first}") from None
+
+
+def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
+                 address: str | None = None, num_cpus: int | None = None,
+                 max_concurrent: int | None = None) -> dict[str, str | None]:
+    """Run every config as one trial; returns {key: None if it finished, else the error}."""
+    from ray import tune
+
+    init_ray(address, num_cpus)
     tuner = tune.Tuner(
-        trainable,
-        param_space={"trial": tune.grid_search(list(configs))},
+        tune.with_resources(trainable, placement),
+        param_space={"trial": tune.grid_search([c.to_dict() for c in configs])},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=max_concurrent,
             trial_name_creator=lambda t: t.config["trial"]["key"],

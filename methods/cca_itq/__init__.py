@@ -10,6 +10,7 @@ SPEC = MethodSpec(
     inputs=("image_features", "text_features"),
     multi_bit=False,
     defaults={"reg": 1e-4, "itq_iters": 50, "eig_power": 4.0},
+    param_types={"reg": "float[0,]", "itq_iters": "int[0,]", "eig_power": "float[0,]"},
     search_space={
         "reg": {"type": "loguniform", "low": 1e-5, "high": 1.0},
         "eig_power": {"type": "choice", "values": [0.0, 1.0, 4.0]},

@@ -2,10 +2,23 @@
 
 from bench.plugins import MethodSpec
 
+#: the values of GNAH's named options (method.py checks the same table)
+CHOICES = {
+    "noise": ("total", "literal", "diag"),
+    "nearest": ("latent", "hamming"),
+    "anchor_init": ("codes", "random"),
+    "quant": ("tanh_mean", "tanh_sum", "normalized"),
+    "preprocess": ("l2", "center_l2", "none"),
+    "selection": ("final", "validation"),
+    "variant": ("full", "no_lp", "no_lc", "no_lb", "A", "B", "C"),
+}
+
 SPEC = MethodSpec(
     name="gnah",
     entry="bench.methods.gnah.method:GNAH",
-    version="1",
+    # 2: the harness records max_train's resolved value; version 1 covered several commits
+    # whose behaviour differed (issue 10)
+    version="2",
     supervision="unsupervised",
     inputs=("image_features", "text_features"),
     multi_bit=False,
@@ -28,6 +41,15 @@ SPEC = MethodSpec(
         # data (keeps the default `bench run` within minutes), all pairs elsewhere; an int caps
         # them everywhere; null = all. GNAH's own protocol uses --budgets 20,40,80,160 anyway.
         "max_train": "auto",
+    },
+    param_types={
+        "epochs": "int[1,]", "batch_size": "int[1,]", "lr": "float(0,]", "beta": "float[0,1]",
+        "gamma": "float[0,]", "tau": "float(0,]", "tau_p": "float(0,]|null",
+        "hidden": "int[1,]", "weight_decay": "float[0,]",
+        "k": "int[2,]|'elbow'|'max_curvature'", "k_max": "int[2,]",
+        "kmeans_restarts": "int[1,]", "val_every": "int[1,]", "report_every": "int[1,]",
+        "max_train": "int[1,]|'auto'|null",
+        **{name: "|".join(repr(v) for v in values) for name, values in CHOICES.items()},
     },
     search_space={
         "beta": {"type": "uniform", "low": 0.0, "high": 1.0},

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.methods.gnah import SPEC
+from bench.methods.gnah import CHOICES, SPEC
 from bench.methods.gnah.anchors import AnchorAccumulator, binarise, latent_prototypes
 from bench.methods.gnah.losses import neighbourhood_contrastive, prototype_kl, quantisation
 from bench.methods.gnah.networks import PairedHashNet
@@ -28,15 +28,7 @@ VARIANTS: dict[str, tuple[bool, bool, bool, str, str]] = {
     "B": (True, True, True, "neighbour", "continuous"),
     "C": (True, True, True, "neighbour", "centroid_hash"),
 }
-CHOICES = {
-    "noise": ("total", "literal", "diag"),
-    "nearest": ("latent", "hamming"),
-    "anchor_init": ("codes", "random"),
-    "quant": ("tanh_mean", "tanh_sum", "normalized"),
-    "preprocess": ("l2", "center_l2", "none"),
-    "selection": ("final", "validation"),
-    "variant": tuple(VARIANTS),
-}
+assert tuple(VARIANTS) == CHOICES["variant"], "VARIANTS and the spec's CHOICES disagree"
 
 
 @dataclass(frozen=True)
@@ -148,6 +140,7 @@ class GNAH(HashMethod):
             except PluginError:
                 generated = False
             cap = 160 if generated else None
+        self.resolve_param("max_train", cap)
         rows = seeded_rows(len(train), cap, self.seed)
         if rows is None:
             return train
@@ -179,6 +172,7 @@ class GNAH(HashMethod):
         gen = torch.Generator(device=dev).manual_seed(self.seed)
         proto = latent_prototypes(x_np, y_np, cfg.k, cfg.k_max, self.seed, cfg.kmeans_restarts)
         self.info[bits] = {"k": proto.k, "inertias": proto.inertias}
+        self.resolve_param("k", proto.k)
         if report:
             ctx.log(f"gnah: K = {proto.k} latent prototypes ({cfg.k})")
 

@@ -25,6 +25,9 @@ _COMMON = {
     # model selection on the harness's validation split (the reference used the test queries)
     "selection": "validation", "val_every": 1,
 }
+#: accepted values whose type differs from the default's (bench.params): clip_model is an
+#: open_clip config name or a config dict
+_TYPES = {"clip_model": "str|any"}
 _SEARCH = {
     "lr": {"type": "loguniform", "low": 1e-4, "high": 3e-3},
     "w_inter": {"type": "choice", "values": [5.0, 20.0]},
@@ -47,6 +50,7 @@ SPEC = MethodSpec(
     defaults={**_COMMON, "fusion": "batch", "train_ctx": False, "prompt_init": "random",
               "encode_prompt": "labels", "prompt_label_dropout": 0.0},
     search_space=_SEARCH,
+    param_types=_TYPES,
     resources={"cpu": 1, "gpu": 0},
     reference=_REFERENCE,
     description=(
@@ -70,6 +74,7 @@ SPEC_CLEAN = MethodSpec(
     defaults={**_COMMON, "fusion": "sample", "train_ctx": True, "prompt_init": "pretrained",
               "encode_prompt": "label_free", "prompt_label_dropout": 0.5},
     search_space=_SEARCH,
+    param_types=_TYPES,
     resources={"cpu": 1, "gpu": 0},
     reference=_REFERENCE,
     description=(

@@ -1,19 +1,17 @@
-"""``bench datasets [list]``, ``bench datasets check PATH [--dataset NAME]`` and
-``bench datasets split DATASET --preset P --data-root R --out DIR``.
+"""What ``bench datasets`` does: list datasets, check a folder, write a preset's split.
 
-``list`` shows every dataset with its layouts and presets; ``check`` finds the layout(s) in a
-folder (or checks it as ``--dataset``), loads each with every check a run applies and says what
-it found; ``split`` writes a preset's split index files with checksums (see
-:func:`bench.splits.write_split_files`). Also runnable as ``python -m bench.dataset_cli``.
+:func:`list_datasets` shows every dataset with its layouts and presets; :func:`check_folder`
+finds the layout(s) in a folder (or checks it as a named dataset), loads each with every check a
+run applies and says what it found; :func:`write_split` writes a preset's split index files with
+checksums (see :func:`bench.splits.write_split_files`). The command line is
+``bench.cli.datasets``.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -266,64 +264,3 @@ def write_split(dataset: str, preset: str | None, data_root: str | None, out_dir
     out(f"bench: wrote the {dataset}/{p.name} split ({sizes}) to {path.parent}; "
         f"checksum {split.checksum()[:16]}")
     return path
-
-
-# -- entry points ----------------------------------------------------------------------------
-
-
-def _options(items: Sequence[str] | None) -> dict[str, Any]:
-    from bench.cli import parse_assignments
-
-    return parse_assignments(list(items or []), "--dataset-opt")
-
-
-def run_datasets_command(args: argparse.Namespace) -> int:
-    """The ``bench datasets`` subcommand (args: action, path, dataset, and for ``split``:
-    preset, data_root, out, dataset_opt)."""
-    action = getattr(args, "action", None) or "list"
-    options = _options(getattr(args, "dataset_opt", None))
-    if action == "list":
-        list_datasets()
-        return 0
-    if action == "check":
-        if not getattr(args, "path", None):
-            raise BenchError("bench datasets check needs a folder: bench datasets check PATH")
-        check_folder(args.path, getattr(args, "dataset", None), options)
-        return 0
-    if action == "split":
-        dataset = getattr(args, "dataset", None) or getattr(args, "path", None)
-        if not dataset:
-            raise BenchError("bench datasets split needs a dataset name")
-        if not getattr(args, "out", None):
-            raise BenchError("bench datasets split needs --out DIR")
-        write_split(dataset, getattr(args, "preset", None), getattr(args, "data_root", None),
-                    args.out, options, getattr(args, "cache_dir", None))
-        return 0
-    raise BenchError(f"unknown datasets action {action!r} (list, check, split)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bench datasets", description=__doc__.splitlines()[0])
-    p.add_argument("action", nargs="?", choices=["list", "check", "split"], default="list")
-    p.add_argument("path", nargs="?", help="folder to check, or the dataset to split")
-    p.add_argument("--dataset", default=None, help="check the folder as this dataset")
-    p.add_argument("--preset", default=None, help="split: the preset (dataset's default)")
-    p.add_argument("--data-root", default=None, help="split: the dataset's folder")
-    p.add_argument("--out", default=None, help="split: output folder")
-    p.add_argument("--cache-dir", default=None, help="split: cache folder")
-    p.add_argument("--dataset-opt", action="append", metavar="KEY=VALUE",
-                   help="dataset option (repeatable)")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run_datasets_command(args)
-    except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""``bench run``: flags -> :class:`bench.runner.driver.RunRequest` -> the driver."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.cli.console import say
+from bench.cli.parsing import parse_assignments, parse_bits, parse_budgets, parse_ints, split_list
+from bench.runner.driver import DEFAULT_DATASET, Execution, RunRequest
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("run", help="run methods × bits × budgets × seeds as Ray Tune trials")
+    r.add_argument("--methods", required=True, help="comma-separated method names")
+    r.add_argument("--bits", default="16,32,64", help="comma-separated code lengths")
+    r.add_argument("--dataset", default=DEFAULT_DATASET,
+                   help=f"dataset (default {DEFAULT_DATASET})")
+    r.add_argument("--encoder", default=None,
+                   help="frozen encoder for datasets without features: 'bundled' (the "
+                        "project's small CLIP; the default on generated data) or an open_clip "
+                        "model name with local weights (required for real datasets)")
+    r.add_argument("--encoder-weights", default=None, metavar="FILE",
+                   help="local weights file of --encoder (default: the bundled checkpoint, "
+                        "or $BENCH_WEIGHTS_DIR/<name>.safetensors); never downloaded")
+    r.add_argument("--preset", default=None, help="split protocol preset (dataset's default)")
+    r.add_argument("--budgets", default="all",
+                   help="training pairs: counts (20,40), fractions (0.5) or 'all'")
+    r.add_argument("--seeds", default="0",
+                   help="comma-separated seeds from 0 to 2^32-1 (budget draw, database order, "
+                        "initialisation)")
+    r.add_argument("--set", action="append", metavar="[METHOD.]PARAM=VALUE",
+                   help="override a hyperparameter (repeatable; checked against its type)")
+    r.add_argument("--dataset-opt", action="append", metavar="KEY=VALUE",
+                   help="dataset option, e.g. n_items=2000 (repeatable)")
+    r.add_argument("--data-root", default=None, help="folder with the dataset's files")
+    r.add_argument("--results", default="results", help="results folder (default ./results)")
+    r.add_argument("--cache-dir", default=None, help="cache folder (default RESULTS/cache)")
+    r.add_argument("--tracking-uri", default=None,
+                   help="MLflow tracking URI (default sqlite:///RESULTS/mlflow.db; 'none': no "
+                        "tracking). Tracking is best effort: an outage never fails the run")
+    r.add_argument("--experiment", default="bench", help="MLflow experiment name")
+    r.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    r.add_argument("--num-cpus", type=int, default=None,
+                   help="CPUs of the local Ray instance (>= 1; default: all)")
+    r.add_argument("--max-concurrent", type=int, default=None, help="trials at once (>= 1)")
+    r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    r.add_argument("--gpus-per-trial", type=float, default=None, metavar="F",
+                   help="GPU request of every trial (e.g. 1 or 0.5 on GPU clusters; default: "
+                        "each method's own request, 0 for all methods on CPU-only machines)")
+    r.add_argument("--force", action="store_true", help="redo finished results")
+    r.add_argument("--no-ray", action="store_true",
+                   help="run trials one by one in this process (debugging)")
+    r.add_argument("--no-report", action="store_true",
+                   help="skip the report of the run's dataset (RESULTS/report) at the end")
+    r.set_defaults(func=main)
+
+
+def request_from(args: argparse.Namespace) -> RunRequest:
+    return RunRequest(
+        methods=split_list(args.methods), bits=parse_bits(args.bits), dataset=args.dataset,
+        preset=args.preset, budgets=parse_budgets(args.budgets),
+        seeds=parse_ints(args.seeds, "seeds"),
+        overrides=parse_assignments(args.set, "--set"),
+        dataset_options=parse_assignments(args.dataset_opt, "--dataset-opt"),
+        data_root=args.data_root, encoder=args.encoder, encoder_weights=args.encoder_weights,
+        results_dir=Path(args.results), cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        device=args.device, gpus_per_trial=args.gpus_per_trial, tracking_uri=args.tracking_uri,
+        experiment=args.experiment, force=args.force,
+        execution=Execution(in_process=args.no_ray, address=args.address,
+                            num_cpus=args.num_cpus, max_concurrent=args.max_concurrent),
+        command=" ".join(sys.argv), report=not args.no_report)
+
+
+def main(args: argparse.Namespace) -> int:
+    from bench.runner import driver
+
+    summary = driver.run(request_from(args), log=say)
+    if summary.leaderboard:
+        print(f"bench: leaderboard {summary.leaderboard['long']} and "
+              f"{summary.leaderboard['markdown']}")
+        print(summary.leaderboard["markdown"].read_text())
+    if summary.report:
+        print(f"bench: report {summary.report}")
+    for line in summary.failure_lines():
+        print(line, file=sys.stderr)
+    return summary.exit_code

@@ -1,0 +1,82 @@
+"""Small file helpers: atomic writes that honour the umask, checksums, writable folders.
+
+Every result file (records, codes, leaderboards) is written to a temporary file in the target
+folder and renamed into place, so nothing half-written is ever visible. ``tempfile.mkstemp``
+creates files with mode 0600; they are given the mode an ordinary ``open()`` would (0666 minus
+the process umask), so other users of a shared results folder can read them when the umask says
+so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.errors import BenchError
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read from /proc when possible; never changes it for long)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode ``open(path, "w")`` would give a new file under the current umask."""
+    return 0o666 & ~current_umask()
+
+
+def atomic_write(path: Path, write: Callable[[Path], None], suffix: str = ".tmp") -> Path:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def writable_dir(path: Path, what: str = "results folder") -> Path:
+    """``path`` resolved and created; a one-line BenchError when it cannot be written."""
+    path = Path(path).expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise BenchError(f"{what} {path} is not writable ({exc.strerror})") from None
+    return path
