@@ -11,6 +11,7 @@ SPEC = MethodSpec(
     multi_bit=True,
     defaults={"reg": 1e-4, "lift": "gaussian", "center": True},
     search_space={"reg": {"type": "loguniform", "low": 1e-6, "high": 1.0}},
+    param_types={"reg": "float[0,]", "lift": "'gaussian'|'null_space'|'error'"},
     resources={"cpu": 1, "gpu": 0},
     reference={
         "paper": "Gong & Lazebnik, Iterative quantization, TPAMI 2013 (the CCA baseline, "

@@ -15,6 +15,8 @@ SPEC = MethodSpec(
         "mu": {"type": "loguniform", "low": 1e-2, "high": 1e3},
         "gamma": {"type": "loguniform", "low": 1e-4, "high": 1.0},
     },
+    param_types={"alpha": "float[0,1]", "mu": "float(0,]", "gamma": "float(0,]",
+                 "iters": "int[1,]"},
     resources={"cpu": 1, "gpu": 0},
     reference={
         "paper": "Ding, Guo & Zhou, Collective matrix factorization hashing for multimodal "

@@ -15,6 +15,7 @@ SPEC = MethodSpec(
         "positive_fraction": {"type": "uniform", "low": 0.2, "high": 0.8},
         "thresholds": {"type": "choice", "values": [11, 21, 41]},
     },
+    param_types={"pairs": "int[2,]", "positive_fraction": "float(0,1)", "thresholds": "int[1,]"},
     resources={"cpu": 1, "gpu": 0},
     reference={
         "paper": "Bronstein, Bronstein, Michel & Paragios, Data fusion through cross-modality "

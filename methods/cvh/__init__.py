@@ -11,6 +11,8 @@ SPEC = MethodSpec(
     multi_bit=True,
     defaults={"reg": 1e-4, "cyy": "inverse", "lift": "gaussian", "center": True},
     search_space={"reg": {"type": "loguniform", "low": 1e-6, "high": 1e2}},
+    param_types={"reg": "float[0,]", "cyy": "'inverse'|'toolbox'",
+                 "lift": "'gaussian'|'null_space'|'error'"},
     resources={"cpu": 1, "gpu": 0},
     reference={
         "paper": "Kumar & Udupa, Learning hash functions for cross-view similarity search, "

@@ -17,6 +17,8 @@ SPEC = MethodSpec(
         "diffusion": {"type": "choice", "values": [0, 1, 2]},
         "ridge": {"type": "loguniform", "low": 1e-4, "high": 1.0},
     },
+    param_types={"anchors": "int[2,]", "nearest": "int[1,]", "diffusion": "int[0,]",
+                 "itq_iters": "int[0,]", "ridge": "float(0,]", "kmeans_iters": "int[1,]"},
     resources={"cpu": 1, "gpu": 0},
     reference={
         "paper": "Liu, Ji, Wu, Huang & Zhang, Cross-modality binary code learning via fusion "

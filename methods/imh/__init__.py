@@ -17,6 +17,9 @@ SPEC = MethodSpec(
         "k": {"type": "choice", "values": [1, 5, 10, 20]},
         "weights": {"type": "choice", "values": ["binary", "heat"]},
     },
+    param_types={"beta": "float(0,]", "lam": "float[0,]", "k": "int[0,]",
+                 "weights": "'binary'|'heat'", "sigma": "float(0,]",
+                 "threshold": "'train_median'|'batch_median'", "max_train": "int[2,]|null"},
     resources={"cpu": 1, "gpu": 0},
     reference={
         "paper": "Song, Yang, Yang, Huang & Shen, Inter-media hashing for large-scale "

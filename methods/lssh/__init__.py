@@ -17,6 +17,9 @@ SPEC = MethodSpec(
         "lam": {"type": "loguniform", "low": 1e-3, "high": 10.0},
         "atoms": {"type": "choice", "values": [128, 256, 512, 1024]},
     },
+    param_types={"mu": "float(0,]", "rho": "float(0,1)", "lam": "float(0,]", "atoms": "int[1,]",
+                 "outer_iters": "int[0,]", "lasso_iters": "int[1,]", "dict_sweeps": "int[1,]",
+                 "max_train": "int[2,]|null"},
     resources={"cpu": 1, "gpu": 0},
     reference={
         "paper": "Zhou, Ding & Guo, Latent semantic sparse hashing for cross-modal similarity "

@@ -11,6 +11,9 @@ _SEARCH = {
     "anchors": {"type": "choice", "values": [250, 500, 1000]},
     "lr": {"type": "loguniform", "low": 50.0, "high": 5000.0},
 }
+_TYPES = {"alpha": "float[0,]", "iters": "int[0,]", "lr": "float(0,]", "momentum": "float[0,1)",
+          "anchors": "int[1,]", "C": "float[0,]", "klr_iters": "int[1,]",
+          "kmeans_iters": "int[1,]", "max_train": "int[2,]|null"}
 _REFERENCE = {
     "paper": "Lin, Ding, Hu & Wang, Semantics-preserving hashing for cross-view retrieval, "
              "CVPR 2015",
@@ -31,7 +34,7 @@ _COMMON = (
 SPEC_RND = MethodSpec(
     name="seph-rnd", entry="bench.methods.seph.method:SePHRnd", version="1",
     supervision="supervised", inputs=("image_features", "text_features", "labels"),
-    multi_bit=False, defaults=_DEFAULTS, search_space=_SEARCH,
+    multi_bit=False, defaults=_DEFAULTS, search_space=_SEARCH, param_types=_TYPES,
     resources={"cpu": 1, "gpu": 0}, reference=_REFERENCE,
     description="SePH_rnd: kernel anchors are seeded random training items. " + _COMMON,
 )
@@ -39,7 +42,7 @@ SPEC_RND = MethodSpec(
 SPEC_KM = MethodSpec(
     name="seph-km", entry="bench.methods.seph.method:SePHKM", version="1",
     supervision="supervised", inputs=("image_features", "text_features", "labels"),
-    multi_bit=False, defaults=_DEFAULTS, search_space=_SEARCH,
+    multi_bit=False, defaults=_DEFAULTS, search_space=_SEARCH, param_types=_TYPES,
     resources={"cpu": 1, "gpu": 0}, reference=_REFERENCE,
     description="SePH_km: kernel anchors are seeded k-means centres per modality. " + _COMMON,
 )
