@@ -93,7 +93,7 @@ def unified_scores(args: argparse.Namespace, results: Path, record: dict) -> dic
     ds = load_dataset("wiki", str(args.data_root), str(results / "cache"), None)
     data = prepare(ds, registry.datasets.get("wiki").preset(PRESET), None, record["seed"],
                    spec.inputs)
-    z = load_codes(results / record["codes_file"])
+    z = load_codes(results / record["codes"]["file"])
     out = {}
     with threadpool_limits(1), tempfile.TemporaryDirectory() as tmp:
         method = spec.load()(record["bits"], record["params"], record["seed"])
