@@ -269,3 +269,9 @@ def test_null_space_lift_completes_the_larger_side(small):
     assert np.allclose(np.abs(wx2), np.abs(wx)) and np.allclose(np.abs(wy2), np.abs(wy))
     with pytest.raises(BenchError, match="at most 48 with null_space"):
         _fit(small, "scm-orth", bits=(64,), lift="null_space")  # 48 / 48 dimensions here
+
+
+def test_imh_batch_median_thresholds_each_encoded_set(small):
+    method, data = _fit(small, "imh", bits=(16,), threshold="batch_median")
+    codes = method.encode(data.query, "image")[16]
+    assert np.abs(codes.mean(0)).max() <= 2 / len(data.query) + 1e-12  # balanced per batch

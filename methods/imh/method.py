@@ -21,7 +21,7 @@ from bench.errors import BenchError
 from bench.methods.imh import SPEC
 from bench.plugins import FitContext, Modality, PairedData
 from bench.shallow.anchors import squared_distances
-from bench.shallow.base import ShallowHashMethod, sign_codes
+from bench.shallow.base import ShallowHashMethod, features, sign_codes
 from bench.shallow.linalg import smallest_eigh, spd_solve
 
 
@@ -87,11 +87,9 @@ class IMH(ShallowHashMethod):
     def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
         if self.params["threshold"] == "train_median":
             return super().encode(data, modality)
+        x = features(data, modality) - self.mean[modality]
         out = {}
-        x = self.transform(np.asarray(data.image_features if modality == "image"
-                                      else data.text_features, dtype=np.float64)
-                           - self.mean[modality], modality)
         for b, (w, _) in self.maps[modality].items():
-            v = x @ w
+            v = x @ w  # the reference thresholds every encoded batch at its own median
             out[b] = sign_codes(v - np.median(v, axis=0)) if len(v) else v.astype(np.int8)
         return out
