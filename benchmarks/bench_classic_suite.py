@@ -82,8 +82,8 @@ def main() -> int:
 
     bits = [int(b) for b in args.bits.split(",")]
     rows: dict[str, dict] = {}
-    for r in ResultStore(results).load_records():
-        if r["method"] not in methods:
+    for r in (rec.to_json() for rec in ResultStore(results).load_records()):
+        if r["method"] not in methods or r["status"] != "finished":
             continue
         row = rows.setdefault(r["method"], {"fit": 0.0, "encode": 0.0, "n_used": set()})
         row["fit"] += r["timing"]["fit_s"]

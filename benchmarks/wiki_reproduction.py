@@ -67,7 +67,9 @@ def measured(results: Path) -> dict[tuple[str, str], dict]:
     from bench.results import ResultStore
 
     out: dict[tuple[str, str], dict] = {}
-    for r in ResultStore(results).load_records():
+    for r in (rec.to_json() for rec in ResultStore(results).load_records()):
+        if r["status"] != "finished":
+            continue
         spec = registry.methods.get(r["method"])
         label = ",".join(f"{k}={r['params'][k]}" for k in ("center", "lift")
                          if k in r["params"] and r["params"][k] != spec.defaults.get(k))

@@ -27,7 +27,7 @@ def _run(shared_data, results, preset, extra=()):
             "--results", str(results), *extra]
     with threadpool_limits(1):  # as in a Ray trial
         assert main(args) == 0
-    records = ResultStore(results).load_records()
+    records = [r.to_json() for r in ResultStore(results).load_records()]
     maps = pd.DataFrame({r["method"]: {d: r["metrics"]["16"][d]["map_all"] for d in ("i2t", "t2i")}
                          for r in records}).T
     return records, maps, pd.read_csv(results / "leaderboard.csv")
