@@ -116,7 +116,7 @@ class LSSH(ShallowHashMethod):
         r = unit_rows(rng.standard_normal((k, b))).T                 # L x k
         s = lasso(dic_b, x, rho, inner)
         history = []
-        for it in range(int(p["outer_iters"])):
+        for _ in range(int(p["outer_iters"])):
             y = spd_solve(u.T @ u, ((lam / mu) * (s @ r.T) + t @ u).T, lam / mu).T
             u = unit_ball_least_squares(t, y, u, p["dict_sweeps"])
             stacked = np.vstack([dic_b, np.sqrt(lam) * r])
@@ -126,7 +126,7 @@ class LSSH(ShallowHashMethod):
             obj = (np.sum((x - s @ dic_b.T) ** 2) + rho * np.abs(s).sum()
                    + lam * np.sum((y - s @ r.T) ** 2) + mu * np.sum((t - y @ u.T) ** 2))
             history.append(float(obj))
-            ctx.report(epoch=it + 1, **{f"objective_{b}": float(obj)})
+        ctx.report(epoch=len(self.models) + 1, **{f"objective_{b}": history[-1]})
         return LSSHModel(pca, dic_b, r, u, history)
 
     def _sparse(self, data: PairedData, b: int) -> np.ndarray:
