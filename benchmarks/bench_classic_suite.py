@@ -17,6 +17,7 @@ trials), and the wall time of the whole suite.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -56,6 +57,7 @@ def main() -> int:
     p.add_argument("--bits", default="16,32,64")
     p.add_argument("--results", type=Path, default=None)
     p.add_argument("--isolate", action="store_true", help="one process per method (peak RSS)")
+    p.add_argument("--force", action="store_true", help="redo finished trials")
     args = p.parse_args()
     results = (args.results or Path(tempfile.mkdtemp(prefix="bench-classic-"))).resolve()
     base = [sys.executable, "-m", "bench", "run", "--dataset", args.dataset, "--bits", args.bits,
@@ -66,6 +68,8 @@ def main() -> int:
         base += ["--preset", args.preset]
     if args.budgets:
         base += ["--budgets", args.budgets]
+    if args.force:
+        base.append("--force")
     methods = args.methods.split(",")
     print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, "
           f"results {results}", flush=True)
@@ -74,6 +78,7 @@ def main() -> int:
     if args.isolate:
         for m in methods:
             peaks[m] = run(base[:4] + ["--methods", m] + base[4:] + ["--no-ray"])
+            (results / "peaks.json").write_text(json.dumps(peaks, indent=1))  # kept as it goes
     else:
         run(base[:4] + ["--methods", ",".join(methods)] + base[4:])
     wall = time.perf_counter() - t0
