@@ -58,6 +58,8 @@ def main() -> int:
     p.add_argument("--results", type=Path, default=None)
     p.add_argument("--isolate", action="store_true", help="one process per method (peak RSS)")
     p.add_argument("--force", action="store_true", help="redo finished trials")
+    p.add_argument("--collect", action="store_true",
+                   help="run nothing: tabulate what --results already holds (peaks.json too)")
     args = p.parse_args()
     results = (args.results or Path(tempfile.mkdtemp(prefix="bench-classic-"))).resolve()
     base = [sys.executable, "-m", "bench", "run", "--dataset", args.dataset, "--bits", args.bits,
@@ -75,7 +77,11 @@ def main() -> int:
           f"results {results}", flush=True)
     peaks: dict[str, tuple[float, float]] = {}
     t0 = time.perf_counter()
-    if args.isolate:
+    if args.collect:
+        if (results / "peaks.json").exists():
+            kept = json.loads((results / "peaks.json").read_text())
+            peaks = {k: tuple(v) for k, v in kept.items()}
+    elif args.isolate:
         for m in methods:
             peaks[m] = run(base[:4] + ["--methods", m] + base[4:] + ["--no-ray"])
             (results / "peaks.json").write_text(json.dumps(peaks, indent=1))  # kept as it goes
@@ -101,15 +107,21 @@ def main() -> int:
     cols = [f"{d} {b}" for d in ("I→T", "T→I") for b in bits]
     extra = " | peak RSS GiB | process wall s" if args.isolate else ""
     how = "one process per method" if args.isolate else "Ray Tune, 2 CPUs"
+    wall_text = "not measured (--collect)" if args.collect else f"{wall:.0f} s ({how})"
     print(f"\n{args.dataset} {' '.join(args.dataset_opt)}, {n_train} training pairs, bits "
-          f"{args.bits}; suite wall {wall:.0f} s ({how}), "
+          f"{args.bits}; suite wall {wall_text}, "
           f"load average {os.getloadavg()[0]:.1f}\n")
     print("| method | pairs used | " + " | ".join(cols) + " | fit s | encode s" + extra + " |")
     print("|---|---|" + "---|" * (len(cols) + 2 + (2 if args.isolate else 0)))
     for m in methods:
+        if m not in rows:
+            print(f"| {m} | not finished |" + " |" * (len(cols) + 2 + (2 if args.isolate else 0)))
+            continue
         row = rows[m]
-        cells = [f"{row[f'{d}_{b}']:.4f}" for d in ("i2t", "t2i") for b in bits]
-        tail = (f" | {peaks[m][1]:.2f} | {peaks[m][0]:.0f}" if args.isolate else "")
+        cells = [f"{row[f'{d}_{b}']:.4f}" if f"{d}_{b}" in row else "—"
+                 for d in ("i2t", "t2i") for b in bits]
+        tail = ((f" | {peaks[m][1]:.2f} | {peaks[m][0]:.0f}" if m in peaks else " | | ")
+                if args.isolate else "")
         used = ",".join(str(u) for u in sorted(row["n_used"]))
         print(f"| {m} | {used} | " + " | ".join(cells)
               + f" | {row['fit']:.1f} | {row['encode']:.1f}{tail} |")

@@ -6,7 +6,7 @@
 1. ``bench run`` of every classic method (plus cca-itq and lsh for context) at 16/32/64/128
    bits on Wikipedia's ``classic-full`` preset: train on all 2,173 pairs, the 693 test pairs
    query them (the published protocol; Mandal & Biswas, ICIP 2017, Table 1, re-printing SePH,
-   CVPR 2015). Metric: the harness's mAP@all, each modality coded alone.
+   CVPR 2015). Metric: the harness's mAP@all (its current protocol), each modality coded alone.
 2. For CMFH, LSSH and SePH, the reference papers code the database from *both* modalities of
    each item ("unified" codes). The script refits those methods in-process (the same model:
    its query codes are checked bit-identical to the run's stored codes) and evaluates the
@@ -171,12 +171,14 @@ def main() -> int:
         for record in harness[m]["records"]:
             unified[m].update(unified_scores(args, results, record))
     load = os.getloadavg()[0]
+    metric_protocol = harness[CLASSIC[0]]["records"][0]["protocol"]["version"]
     fields = ["method", "supervision", "protocol"] + [f"{d}_{b}" for d in DIRS for b in BITS]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as f:
         f.write("# Wikipedia, 128-d SIFT BoVW images vs 10-d LDA texts, classic 2,173/693 split "
-                f"(preset {PRESET}: all 2,173 pairs train), mAP@all of the harness (ties by "
-                "database index), seed 0.\n")
+                f"(preset {PRESET}: all 2,173 pairs train), mAP@all of the harness (metric "
+                f"protocol {metric_protocol}: ties by position in a seeded database order), "
+                "seed 0.\n")
         f.write(f"# Measured by benchmarks/wiki_reproduction.py on commit {commit}, "
                 f"{time.strftime('%Y-%m-%d')}; protocol 'harness': each modality coded alone; "
                 "'unified-database': database coded from both modalities as the CMFH/LSSH/SePH "
