@@ -81,37 +81,72 @@ def measured(results: Path) -> dict[tuple[str, str], dict]:
     return out
 
 
-def unified_scores(args: argparse.Namespace, results: Path, record: dict) -> dict[str, float]:
-    """mAP of the run's query codes against unified database codes of a bit-identical refit."""
+def refit_unified(args: argparse.Namespace, cache: Path, method: str, bits: int,
+                  seed: int = 0) -> dict:
+    """Refit ``method`` (default parameters) as the run's trial does and evaluate its query
+    codes against unified database codes: ``{"query_sha256": {modality: sha}, "i2t_B", ...}``."""
+    import hashlib
+
     from threadpoolctl import threadpool_limits
 
     from bench import registry
-    from bench.metrics import evaluate_retrieval, unpack_codes
+    from bench.metrics import evaluate_retrieval
+    from bench.params import method_params
     from bench.plugins import FitContext
-    from bench.results import load_codes
     from bench.runner.data import load_dataset, prepare
 
-    spec = registry.methods.get(record["method"])
-    ds = load_dataset("wiki", str(args.data_root), str(results / "cache"), None)
-    data = prepare(ds, registry.datasets.get("wiki").preset(PRESET), None, record["seed"],
-                   spec.inputs)
+    spec = registry.methods.get(method)
+    ds = load_dataset("wiki", str(args.data_root), str(cache), None)
+    data = prepare(ds, registry.datasets.get("wiki").preset(PRESET), None, seed, spec.inputs)
+    q_labels, r_labels = data.labels[data.query_index], data.labels[data.retrieval_index]
+    out: dict = {"query_sha256": {}}
+    with threadpool_limits(1), tempfile.TemporaryDirectory() as tmp:
+        model = spec.load()([bits], method_params(spec, {}), seed)
+        model.fit(data.train, FitContext(validation=None, seed=seed, device="cpu",
+                                         workdir=Path(tmp)))
+        unified = model.unified_codes(data.retrieval)[bits]
+        for d, m in (("i2t", "image"), ("t2i", "text")):
+            q = np.ascontiguousarray(model.encode(data.query, m)[bits], dtype=np.int8)
+            out["query_sha256"][m] = hashlib.sha256(q.tobytes()).hexdigest()
+            out[f"{d}_{bits}"] = evaluate_retrieval(q, unified, q_labels, r_labels)["map_all"]
+    return out
+
+
+def unified_scores(refits: dict, results: Path, record: dict) -> dict[str, float]:
+    """The refits' unified scores for ``record``'s bit lengths, after checking that each refit
+    is the run's model (its query codes bit-identical to the run's stored codes)."""
+    import hashlib
+
+    from bench.metrics import unpack_codes
+    from bench.results import load_codes
+
     z = load_codes(results / record["codes"]["file"])
     out = {}
-    with threadpool_limits(1), tempfile.TemporaryDirectory() as tmp:
-        method = spec.load()(record["bits"], record["params"], record["seed"])
-        method.fit(data.train, FitContext(validation=None, seed=record["seed"], device="cpu",
-                                          workdir=Path(tmp)))
-        unified = method.unified_codes(data.retrieval)
-        for b in record["bits"]:
-            q = {"image": unpack_codes(z[f"q_img_{b}"], b),
-                 "text": unpack_codes(z[f"q_txt_{b}"], b)}
-            for m in q:
-                if not np.array_equal(method.encode(data.query, m)[b], q[m]):
-                    raise SystemExit(f"{record['method']} {b}: the refit is not the run's model")
-            for d, m in (("i2t", "image"), ("t2i", "text")):
-                out[f"{d}_{b}"] = evaluate_retrieval(q[m], unified[b], z["q_labels"],
-                                                     z["r_labels"])["map_all"]
+    for b in record["bits"]:
+        refit = refits[f"{record['method']}:{b}"]
+        for key, m in (("q_img", "image"), ("q_txt", "text")):
+            q = np.ascontiguousarray(unpack_codes(z[f"{key}_{b}"], b), dtype=np.int8)
+            if hashlib.sha256(q.tobytes()).hexdigest() != refit["query_sha256"][m]:
+                raise SystemExit(f"{record['method']} {b}: the refit is not the run's model")
+        out.update({k: v for k, v in refit.items() if k != "query_sha256"})
     return out
+
+
+def refit_all(args: argparse.Namespace, cache: Path, methods, paths: list[Path]) -> dict:
+    """Refits of ``methods`` at every length: those in ``paths`` are reused, the others are
+    made and kept in ``paths[0]`` as they finish (a rerun resumes)."""
+    import json
+
+    done = {k: v for path in paths if path.exists()
+            for k, v in json.loads(path.read_text()).items()}
+    mine = json.loads(paths[0].read_text()) if paths[0].exists() else {}
+    for m in methods:
+        for b in BITS:
+            if f"{m}:{b}" not in done:
+                print(f"refit {m} {b} bits (unified database codes)", flush=True)
+                done[f"{m}:{b}"] = mine[f"{m}:{b}"] = refit_unified(args, cache, m, b)
+                paths[0].write_text(json.dumps(mine, indent=1))
+    return done
 
 
 def published() -> dict[str, dict[str, float]]:
@@ -150,11 +185,23 @@ def main() -> int:
                    default=ROOT / "results/reference/wiki_sift_lda_measured.csv")
     p.add_argument("--no-ray", action="store_true", help="run trials in-process")
     p.add_argument("--checks", action="store_true", help="also the protocol checks (16 bits)")
+    p.add_argument("--unified", type=Path, action="append", default=None,
+                   help="JSON of unified-code refits (repeatable; made or resumed with "
+                        "--refit-only); what they lack is refitted into the first; default "
+                        "RESULTS/unified.json")
+    p.add_argument("--refit-only", default=None, metavar="METHODS",
+                   help=f"only refit these of {','.join(UNIFIED)} for unified codes (into the "
+                        "first --unified file), e.g. in parallel processes while the run goes on")
     args = p.parse_args()
     args.data_root = args.data_root.resolve()
     results = args.results.resolve()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
+    unified_files = args.unified or [results / "unified.json"]
+    if args.refit_only:
+        results.mkdir(parents=True, exist_ok=True)
+        refit_all(args, results / "cache", args.refit_only.split(","), unified_files)
+        return 0
     t0 = time.time()
     bench_run(args, results, CLASSIC + CONTEXT, BITS)
     t_run = time.time() - t0
@@ -165,11 +212,12 @@ def main() -> int:
     pub = published()
 
     harness = {m: rows[(m, "")] for m in CLASSIC + CONTEXT}
+    refits = refit_all(args, results / "cache", UNIFIED, unified_files)
     unified = {}
     for m in UNIFIED:
         unified[m] = {}
         for record in harness[m]["records"]:
-            unified[m].update(unified_scores(args, results, record))
+            unified[m].update(unified_scores(refits, results, record))
     load = os.getloadavg()[0]
     metric_protocol = harness[CLASSIC[0]]["records"][0]["protocol"]["version"]
     fields = ["method", "supervision", "protocol"] + [f"{d}_{b}" for d in DIRS for b in BITS]
