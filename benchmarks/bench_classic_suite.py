@@ -93,6 +93,7 @@ def main() -> int:
 
     bits = [int(b) for b in args.bits.split(",")]
     rows: dict[str, dict] = {}
+    n_train = "no"
     for r in (rec.to_json() for rec in ResultStore(results).load_records()):
         if r["method"] not in methods or r["status"] != "finished":
             continue
