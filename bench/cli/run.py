@@ -52,6 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--force", action="store_true", help="redo finished results")
     r.add_argument("--no-ray", action="store_true",
                    help="run trials one by one in this process (debugging)")
+    r.add_argument("--verbose", action="store_true",
+                   help="Ray Tune's own status table instead of the compact progress view")
     r.add_argument("--no-report", action="store_true",
                    help="skip the report of the run's dataset (RESULTS/report) at the end")
     r.set_defaults(func=main)
@@ -69,7 +71,8 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         device=args.device, gpus_per_trial=args.gpus_per_trial, tracking_uri=args.tracking_uri,
         experiment=args.experiment, force=args.force,
         execution=Execution(in_process=args.no_ray, address=args.address,
-                            num_cpus=args.num_cpus, max_concurrent=args.max_concurrent),
+                            num_cpus=args.num_cpus, max_concurrent=args.max_concurrent,
+                            verbose=args.verbose),
         command=" ".join(sys.argv), report=not args.no_report)
 
 
