@@ -6,6 +6,10 @@ Layout under the results folder::
     records/<method>/<dataset>/<key>.json   the record (bench.schema.ResultRecord)
     codes/<key>.npz                         packed codes, labels and indices (reloadable)
     failures/<key>/attempt-<n>.txt          the full traceback of each failed attempt
+    running/<key>.json                      the attempts of a trial that has no record yet
+                                            (removed when it writes one; what is left names
+                                            attempts whose worker or node died)
+    runs/<run id>.json                      one manifest per driver run (bench.runner.manifest)
     quarantine/...                          records that could not be read, set aside
 
 Writes are atomic (temporary file, then rename) and honour the umask. A record names its codes
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +62,7 @@ class ResultStore:
         self.records_dir = self.root / "records"
         self.codes_dir = self.root / "codes"
         self.failures_dir = self.root / "failures"
+        self.running_dir = self.root / "running"
 
     # -- paths
     def record_path(self, method: str, dataset: str, key: str) -> Path:
@@ -81,6 +87,27 @@ class ResultStore:
         path = self.failures_dir / key / f"attempt-{attempt}.txt"
         atomic_write_bytes(path, text.encode())
         return path.relative_to(self.root).as_posix()
+
+    # -- attempts in progress
+    def start_attempt(self, key: str, run_id: str, entry: Mapping[str, object]) -> None:
+        """Note that an attempt of ``key`` starts (``entry``: attempt, node, ray_node, ...),
+        after the earlier attempts of the same run that ended without a record."""
+        attempts = [*self.attempts_of(key, run_id),
+                    {**entry, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
+        text = json.dumps(json_safe({"run_id": run_id, "attempts": attempts}), sort_keys=True)
+        atomic_write_bytes(self.running_dir / f"{key}.json", text.encode())
+
+    def attempts_of(self, key: str, run_id: str) -> list[dict]:
+        """The attempts of ``key`` in run ``run_id`` that have not written a record."""
+        try:
+            data = json.loads((self.running_dir / f"{key}.json").read_text())
+        except (OSError, ValueError):
+            return []
+        return list(data.get("attempts") or []) if data.get("run_id") == run_id else []
+
+    def end_attempt(self, key: str) -> None:
+        """The attempt wrote its record: nothing of it is left running."""
+        (self.running_dir / f"{key}.json").unlink(missing_ok=True)
 
     # -- reading
     def read(self, method: str, dataset: str, key: str) -> ResultRecord | None:

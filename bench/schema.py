@@ -129,11 +129,14 @@ class Definition:
 
 @dataclass(frozen=True)
 class Tracking:
-    """Where a trial logs (MLflow); absent = no tracking."""
+    """Where a trial logs (MLflow); absent = no tracking. ``experiment_id`` None: the store was
+    unavailable when the run started, so the trial does not try and its record says
+    ``tracking_state: "pending"`` (``bench mlflow sync`` uploads it later)."""
 
     uri: str
-    experiment_id: str
+    experiment_id: str | None
     parent_run_id: str | None = None
+    experiment: str = "bench"  #: the experiment's name (for ``bench mlflow sync``)
 
 
 @dataclass(frozen=True)
@@ -271,6 +274,14 @@ class ResultRecord:
     environment: dict[str, Any] = field(default_factory=dict)
     mlflow_run_id: str | None = None
     tracking_error: str | None = None
+    #: "logged" (its MLflow run is complete), "pending" (not, or not completely: ``bench mlflow
+    #: sync`` uploads it) or "off" (the run asked for no tracking); "" in older records
+    tracking_state: str = ""
+    #: the Ray node that ran the trial ({"id", "ip"}; None outside Ray); ``node`` is the host
+    ray_node: dict[str, Any] | None = None
+    #: earlier attempts of this trial in the same run that ended without a record (their worker
+    #: or node died) and were retried: [{"attempt", "node", "ray_node", "started"}]
+    lost_attempts: list[dict[str, Any]] = field(default_factory=list)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     #: set by ``bench leaderboard --recompute`` when it re-evaluated the codes
     recomputed: dict[str, Any] | None = None

@@ -8,6 +8,11 @@ every call is bounded (HTTP timeout and retries below, unless the environment
 sets them) and a failing call disables tracking for that run with one warning, so an MLflow
 outage costs at most one bounded wait per trial and never fails a trial or the run.
 
+A record says what reached MLflow (``tracking_state``): "logged", "pending" (the store was
+down, or went down during the trial: ``bench mlflow sync`` uploads it later, see
+:mod:`bench.mlflow_sync`) or "off". :func:`log_record` is the one way a finished, failed or pruned
+record is logged, by the trial itself and by the sync.
+
 The embedded default is a SQLite file inside the results folder, with artifacts in
 ``<results>/mlartifacts``; ``--tracking-uri`` points at a server (use one on multi-node
 clusters). Only ``MlflowClient`` is used, so no global MLflow state leaks between trials.
@@ -25,9 +30,15 @@ from bench.errors import BenchError
 
 EXPERIMENT = "bench"
 SCHEMES = ("sqlite", "http", "https", "file", "databricks", "postgresql", "mysql", "mssql")
-#: bounded MLflow HTTP calls: at most ~(1 + retries) * timeout seconds per call
+#: bounded MLflow HTTP calls: at most ~(1 + retries) * timeout seconds, plus 1 + 2 s of backoff,
+#: per call (MLflow's own defaults allow minutes per call: 7 retries, 120 s timeouts)
 HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.5"}
+               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+               "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+               # no "View run at" line (and its extra request) each time a run ends
+               "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+#: a RUNNING parent or trial run whose driver died is closed with this status
+KILLED = "KILLED"
 T = TypeVar("T")
 Warn = Callable[[str], None]
 
@@ -37,11 +48,16 @@ def default_tracking_uri(results_dir: Path) -> str:
 
 
 def check_uri(uri: str) -> None:
-    """A one-line BenchError for a URI MLflow cannot use at all (bad input, not an outage)."""
+    """A one-line BenchError for a URI MLflow cannot use at all (bad input, not an outage), or
+    one carrying credentials (they would be written into run manifests and MLflow tags)."""
     scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
     if scheme not in SCHEMES:
         raise BenchError(f"--tracking-uri {uri!r}: not an MLflow tracking URI (expected "
                          "sqlite:///ABS/PATH.db or http(s)://HOST:PORT)")
+    if scheme in ("http", "https") and "@" in uri.split("//", 1)[-1].split("/", 1)[0]:
+        raise BenchError("--tracking-uri: credentials in the URI would be written into run "
+                         "manifests and MLflow tags; give them in MLFLOW_TRACKING_USERNAME and "
+                         "MLFLOW_TRACKING_PASSWORD instead")
 
 
 def _bound_http_calls() -> None:
@@ -49,14 +65,14 @@ def _bound_http_calls() -> None:
         os.environ.setdefault(name, value)
 
 
-def _client(uri: str):
+def client(uri: str):
     _bound_http_calls()
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
 
 
-def _retry(fn: Callable[[], T], attempts: int = 8) -> T:
+def retry(fn: Callable[[], T], attempts: int = 8) -> T:
     """SQLite may answer 'database is locked' while another trial writes: retry a few times."""
     for i in range(attempts):
         try:
@@ -76,14 +92,14 @@ def first_line(exc: BaseException) -> str:
 def prepare_experiment(uri: str, results_dir: Path, name: str = EXPERIMENT) -> str:
     """Create (or find) the experiment in the driver, before any trial starts; its id.
     Raises whatever MLflow raises (the driver turns it into a warning)."""
-    client = _client(uri)
-    exp = _retry(lambda: client.get_experiment_by_name(name))
+    mc = client(uri)
+    exp = retry(lambda: mc.get_experiment_by_name(name))
     if exp is not None:
         return exp.experiment_id
     artifacts = None
     if uri.startswith("sqlite:"):
         artifacts = (Path(results_dir).resolve() / "mlartifacts").as_uri()
-    return _retry(lambda: client.create_experiment(name, artifact_location=artifacts))
+    return retry(lambda: mc.create_experiment(name, artifact_location=artifacts))
 
 
 def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
@@ -99,20 +115,33 @@ class RunLogger:
     reports one warning through ``warn`` and keeps the error in ``error``."""
 
     def __init__(self, uri: str, experiment_id: str, run_name: str, tags: Mapping[str, Any],
-                 parent_run_id: str | None = None, warn: Warn | None = None):
+                 parent_run_id: str | None = None, warn: Warn | None = None,
+                 run_id: str | None = None):
+        """Create a run, or with ``run_id`` continue that existing run (tags added)."""
         self.run_id: str | None = None
         self.error: str | None = None
         self._warn = warn or (lambda msg: print(msg, flush=True))
         self._client: Any = None
 
+        if run_id is not None:
+            def attach() -> str:
+                self._client = client(uri)
+                retry(lambda: self._client.get_run(run_id))
+                for k, v in tags.items():
+                    retry(lambda k=k, v=v: self._client.set_tag(run_id, k, str(v)))
+                return run_id
+
+            self.run_id = self._call(attach)
+            return
+
         def start() -> str:
             from mlflow.entities import RunTag
 
-            self._client = _client(uri)
+            self._client = client(uri)
             all_tags = {"mlflow.runName": run_name, **{k: str(v) for k, v in tags.items()}}
             if parent_run_id:
                 all_tags["mlflow.parentRunId"] = parent_run_id
-            run = _retry(lambda: self._client.create_run(
+            run = retry(lambda: self._client.create_run(
                 experiment_id, tags={t.key: t.value for t in
                                      [RunTag(k, v) for k, v in all_tags.items()]}))
             return run.info.run_id
@@ -143,7 +172,7 @@ class RunLogger:
             items = [Param(k, str(v)[:6000]) for k, v in sorted(flat.items())]
             for i in range(0, len(items), 100):
                 chunk = items[i:i + 100]
-                _retry(lambda c=chunk: self._client.log_batch(self.run_id, params=c))
+                retry(lambda c=chunk: self._client.log_batch(self.run_id, params=c))
 
         if self.active:
             self._call(go)
@@ -159,7 +188,7 @@ class RunLogger:
                      if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
             for i in range(0, len(items), 500):
                 chunk = items[i:i + 500]
-                _retry(lambda c=chunk: self._client.log_batch(self.run_id, metrics=c))
+                retry(lambda c=chunk: self._client.log_batch(self.run_id, metrics=c))
 
         if self.active:
             self._call(go)
@@ -173,7 +202,7 @@ class RunLogger:
                      for k, v in sorted(metrics.items()) if v == v]
             for i in range(0, len(items), 500):
                 chunk = items[i:i + 500]
-                _retry(lambda c=chunk: self._client.log_batch(self.run_id, metrics=c))
+                retry(lambda c=chunk: self._client.log_batch(self.run_id, metrics=c))
 
         if self.active and history:
             self._call(go)
@@ -181,16 +210,91 @@ class RunLogger:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         def go() -> None:
             for k, v in tags.items():
-                _retry(lambda k=k, v=v: self._client.set_tag(self.run_id, k, str(v)))
+                retry(lambda k=k, v=v: self._client.set_tag(self.run_id, k, str(v)))
 
         if self.active:
             self._call(go)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         if self.active:
-            self._call(lambda: _retry(lambda: self._client.log_artifact(
+            self._call(lambda: retry(lambda: self._client.log_artifact(
                 self.run_id, str(path), artifact_path)))
 
     def end(self, status: str = "FINISHED") -> None:
         if self.active:
-            self._call(lambda: _retry(lambda: self._client.set_terminated(self.run_id, status)))
+            self._call(lambda: retry(lambda: self._client.set_terminated(self.run_id, status)))
+
+    def reopen(self) -> list[str]:
+        """Mark this (parent) run RUNNING again (a new driver takes over the sweep of a dead
+        one) and close its children still RUNNING (see :meth:`close_running_children`)."""
+        if self.active:
+            self._call(lambda: retry(lambda: self._client.update_run(self.run_id,
+                                                                     status="RUNNING")))
+        return self.close_running_children()
+
+    def close_running_children(self) -> list[str]:
+        """Close this parent's child runs still marked RUNNING as KILLED: their trial's worker
+        died (a lost node, a killed driver) before it could end them. Their ids."""
+        def go() -> list[str]:
+            run = retry(lambda: self._client.get_run(self.run_id))
+            children = retry(lambda: self._client.search_runs(
+                [run.info.experiment_id],
+                filter_string=f"tags.mlflow.parentRunId = '{self.run_id}' and "
+                              "attributes.status = 'RUNNING'", max_results=10000))
+            for child in children:
+                retry(lambda c=child: self._client.set_terminated(c.info.run_id, KILLED))
+            return [c.info.run_id for c in children]
+
+        return (self._call(go) or []) if self.active else []
+
+    def metric_keys(self) -> set[str]:
+        """The metric keys the run already has (empty when unknown)."""
+        run = self._call(lambda: retry(lambda: self._client.get_run(self.run_id))) \
+            if self.active else None
+        return set(run.data.metrics) if run is not None else set()
+
+
+def trial_tags(*, key: str, method: str, dataset: str, preset: str, bits: Any, budget: Any,
+               seed: int, group: str, protocol_version: Any, env: Mapping[str, Any],
+               attempt: int, run_id: str) -> dict[str, Any]:
+    """The tags of a trial's MLflow run (``result_key``, ``attempt`` and the driver's
+    ``run_id`` identify it)."""
+    return {"method": method, "dataset": dataset, "preset": preset,
+            "bits": ",".join(map(str, bits)), "budget": budget, "seed": seed,
+            "result_key": key, "attempt": attempt, "run_id": run_id, "result_group": group,
+            "protocol_version": protocol_version,
+            "harness_version": env.get("harness_version"), "git_commit": env.get("git_commit")}
+
+
+def trial_params(*, method: str, method_version: str, dataset: str, preset: str, bits: Any,
+                 budget: Any, seed: int, params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"method": method, "method_version": method_version, "dataset": dataset,
+            "preset": preset, "bits": list(bits), "budget": budget, "seed": seed,
+            "hp": dict(params)}
+
+
+def log_record(logger: RunLogger, record: Any, results_root: Path, record_file: Path,
+               status: str) -> None:
+    """Log a trial's outcome to its run: final metrics and the codes (finished) or the error
+    (failed), the record file, the status tag; then end the run with ``status``. Metrics the
+    run already has are not logged twice (``bench mlflow sync`` may complete a run)."""
+    if record.finished:
+        final = {f"{d}.map_all.{b}": m[d]["map_all"] for b, m in record.metrics.items()
+                 for d in m}
+        final.update({"fit_time_s": record.timing.get("fit_s"),
+                      "encode_time_s": record.timing.get("encode_s"),
+                      "validation_map": record.validation.get("score")})
+        have = logger.metric_keys()
+        logger.log_metrics({k: v for k, v in final.items() if k not in have}, step=0)
+        if record.codes:
+            logger.log_artifact(Path(results_root) / record.codes["file"], "codes")
+    elif record.error is not None:
+        logger.set_tags({"error": f"{record.error.type}: {record.error.message}"[:5000]})
+    logger.set_tags({"status": record.status})
+    logger.log_artifact(record_file, "record")
+    logger.end(status)
+
+
+def run_status(record: Any) -> str:
+    """The MLflow status of a trial's run, from its record."""
+    return {"finished": "FINISHED", "failed": "FAILED", "pruned": KILLED}[record.status]

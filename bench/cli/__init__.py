@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench run|leaderboard|report|ls|datasets|validate|train-clip``.
+"""Command line: ``python -m bench run|leaderboard|report|ls|datasets|validate|train-clip|mlflow``.
 
 One module per subcommand turns its flags into a request and calls the library (``run`` ->
 :mod:`bench.runner.driver`, ``leaderboard`` -> :mod:`bench.leaderboard`,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli import datasets, leaderboard, ls, report, run, train_clip, validate
+from bench.cli import datasets, leaderboard, ls, mlflow_tools, report, run, train_clip, validate
 from bench.errors import BenchError
 
-SUBCOMMANDS = (run, leaderboard, report, ls, datasets, validate, train_clip)
+SUBCOMMANDS = (run, leaderboard, report, ls, datasets, validate, train_clip, mlflow_tools)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,10 +41,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="MLflow tracking URI (default sqlite:///RESULTS/mlflow.db; 'none': no "
                         "tracking). Tracking is best effort: an outage never fails the run")
     r.add_argument("--experiment", default="bench", help="MLflow experiment name")
-    r.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    r.add_argument("--address", default=None,
+                   help="Ray cluster (GCS) address HOST:PORT, or 'auto' on a cluster node "
+                        "(default: a local Ray instance). Joined and checked before any data "
+                        "is loaded; a token-authenticated cluster needs RAY_AUTH_MODE=token and "
+                        "its token (RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)")
     r.add_argument("--num-cpus", type=int, default=None,
                    help="CPUs of the local Ray instance (>= 1; default: all)")
     r.add_argument("--max-concurrent", type=int, default=None, help="trials at once (>= 1)")
+    r.add_argument("--max-retries", type=int, default=2, metavar="N",
+                   help="retries of a trial whose node or worker process was lost (default 2); "
+                        "a trial whose method raised is never retried")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     r.add_argument("--gpus-per-trial", type=float, default=None, metavar="F",
                    help="GPU request of every trial (e.g. 1 or 0.5 on GPU clusters; default: "
@@ -72,7 +79,7 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         experiment=args.experiment, force=args.force,
         execution=Execution(in_process=args.no_ray, address=args.address,
                             num_cpus=args.num_cpus, max_concurrent=args.max_concurrent,
-                            verbose=args.verbose),
+                            max_retries=args.max_retries, verbose=args.verbose),
         command=" ".join(sys.argv), report=not args.no_report)
 
 

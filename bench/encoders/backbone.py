@@ -53,7 +53,7 @@ def build_open_clip(model: str | Mapping[str, Any], weights: str | None = None) 
         if weights:
             oc.load_checkpoint(clip, weights)
         return clip
-    return oc.create_model(model, pretrained=weights or None)
+    return oc.create_model(model, pretrained=weights or None, weights_only=True)
 
 
 @dataclass

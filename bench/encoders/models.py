@@ -206,7 +206,7 @@ def load_encoder(spec: EncoderSpec | str = BUNDLED, weights: str | None = None,
     oc = _open_clip()
     try:
         model, _, preprocess = oc.create_model_and_transforms(
-            spec.model, pretrained=spec.weights, device=device)
+            spec.model, pretrained=spec.weights, device=device, weights_only=True)
     except (RuntimeError, ValueError, KeyError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BenchError(f"cannot load weights {spec.weights} into open_clip model "

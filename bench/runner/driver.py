@@ -11,10 +11,15 @@ request. The steps are public so that other drivers can reuse them:
    requirements and every budget against the real split, extract the frozen encoder's features
    once, and build the complete trial configs (final keys); then sort them into trials to run
    and trials already finished (a finished record whose codes file matches its checksum).
-3. :func:`execute` - MLflow parent run (best effort), then the trials through Ray Tune or in
-   this process. One trial's failure never stops the others; every trial leaves a record, and a
-   trial whose worker died without one gets a ``failed`` record from the driver.
+3. :func:`execute` - the run's manifest (``runs/<run id>.json``, :mod:`bench.runner.manifest`),
+   the MLflow parent run (best effort; a dead earlier driver of the same sweep has its parent
+   run taken over, so a sweep's runs stay under one parent), then the trials through Ray Tune
+   or in this process. One trial's failure never stops the others; every trial leaves a
+   record, and a trial whose worker died without one (after its infrastructure retries, see
+   :mod:`bench.runner.tune`) gets a ``failed`` record from the driver.
 4. :func:`run` - all of the above, then the leaderboard and the report of the run's dataset.
+   With ``--address`` the cluster is joined and checked (reachable, authenticated, able to host
+   every trial's CPU/GPU request) before any data is loaded.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ class Execution:
     address: str | None = None
     num_cpus: int | None = None  #: CPUs of the local Ray instance (default: all)
     max_concurrent: int | None = None  #: trials at once (default: as resources allow)
+    #: infrastructure failures (node lost, worker died) retried per trial; method errors never
+    max_retries: int = 2
     #: a Ray worker runs trial after trial, keeping its imports and loaded data (False: a fresh
     #: worker process per trial, about 10 s each)
     reuse_workers: bool = True
@@ -188,6 +195,8 @@ def _check_resources(req: RunRequest, specs: Sequence[Any]) -> None:
         raise BenchError(f"--gpus-per-trial must be >= 0, got {req.gpus_per_trial}")
     if ex.max_concurrent is not None and ex.max_concurrent < 1:
         raise BenchError(f"--max-concurrent must be at least 1, got {ex.max_concurrent}")
+    if ex.max_retries < 0:
+        raise BenchError(f"--max-retries must be at least 0, got {ex.max_retries}")
     if ex.num_cpus is not None:
         if ex.num_cpus < 1:
             raise BenchError(f"--num-cpus must be at least 1, got {ex.num_cpus}")
@@ -322,16 +331,33 @@ def new_run_id() -> str:
 
 
 def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
-            log: Log = print) -> list[ResultRecord]:
-    """Run ``configs``; returns the record each left (finished or failed), in order."""
+            log: Log = print, sweep: str | None = None) -> list[ResultRecord]:
+    """Run ``configs``; returns the record each left (finished or failed), in order.
+    ``sweep`` (default: from the configs' keys) names the sweep for taking over a dead run."""
+    from bench.runner.manifest import Manifest, dead_runs, sweep_id
+
     if not configs:
         return []
     results = req.results_path
-    parent = _open_parent_run(req, results, run_id, len(configs), log)
+    if not req.execution.in_process:  # Ray up and able to host every trial, before any write
+        from bench.runner.tune import prepare_ray
+
+        prepare_ray(configs, req.execution.address, req.execution.num_cpus)
+    manifest = Manifest(run_id=run_id, sweep=sweep or sweep_id([c.key for c in configs]),
+                        command=req.command or " ".join(sys.argv), n_trials=len(configs),
+                        address=req.execution.address, experiment=req.experiment)
+    manifest.write(results)  # before any trial: trials check that they can see it
+    dead = dead_runs(results, manifest.sweep, exclude=run_id)
+    for d in dead:
+        log(f"bench: run {d.run_id} of this sweep (driver {d.pid} on {d.host}) died without "
+            "finishing; this run takes it over")
+    parent = _open_parent_run(req, results, run_id, len(configs), log, manifest, dead)
+    for d in dead:
+        d.taken_over_by = run_id
+        d.close(results, "killed")
+    manifest.write(results)
     if parent is not None:
-        tracking = Tracking(uri=parent[0], experiment_id=parent[1],
-                            parent_run_id=parent[2].run_id)
-        configs = [c.with_tracking(tracking) for c in configs]
+        configs = [c.with_tracking(parent.tracking) for c in configs]
     status = "FAILED"
     try:
         if req.execution.in_process:
@@ -344,8 +370,19 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
         status = "FINISHED" if all(r.finished for r in records) else "FAILED"
         return records
     finally:
-        if parent is not None:
-            parent[2].end(status)
+        if parent is not None and parent.logger is not None:
+            parent.logger.close_running_children()  # attempts whose worker died
+            parent.logger.end(status)
+        manifest.close(results, status.lower())
+
+
+@dataclass
+class _Parent:
+    """The MLflow parent run of a driver run (``logger`` None: the store is unavailable and
+    the trials' tracking is pending)."""
+
+    tracking: Tracking
+    logger: Any = None
 
 
 def _run_with_ray(configs: Sequence[TrialConfig], req: RunRequest,
@@ -361,50 +398,87 @@ def _run_with_ray(configs: Sequence[TrialConfig], req: RunRequest,
     with view:
         return run_with_ray(configs, req.results_path, run_id, address=ex.address,
                             num_cpus=ex.num_cpus, max_concurrent=ex.max_concurrent,
-                            reuse_workers=ex.reuse_workers, verbose=ex.verbose)
+                            max_retries=ex.max_retries, reuse_workers=ex.reuse_workers,
+                            verbose=ex.verbose)
 
 
-def _open_parent_run(req: RunRequest, results: Path, run_id: str, n_trials: int,
-                     log: Log) -> tuple[str, str, Any] | None:
-    """(uri, experiment id, parent RunLogger), or None (no tracking, or MLflow unavailable:
-    one warning, and the run goes on without it)."""
+def _open_parent_run(req: RunRequest, results: Path, run_id: str, n_trials: int, log: Log,
+                     manifest: Any, dead: Sequence[Any]) -> _Parent | None:
+    """The parent run: a dead run's parent taken over (reopened, its RUNNING children closed
+    as KILLED), or a new one; None when the run asked for no tracking. MLflow being
+    unavailable is one warning, and the trials' records say their tracking is pending."""
     if req.tracking_uri == "none":
         return None
     from bench import tracking
 
     uri = req.tracking_uri or tracking.default_tracking_uri(results)
+    manifest.tracking_uri = uri
+    pending = _Parent(Tracking(uri=uri, experiment_id=None, experiment=req.experiment))
     try:
         experiment_id = tracking.prepare_experiment(uri, results, req.experiment)
     except Exception as exc:  # noqa: BLE001 - an outage must not stop the run
         log(f"bench: warning: MLflow tracking at {uri} is unavailable "
-            f"({tracking.first_line(exc)}); running without tracking, results are still written")
-        return None
-    parent = tracking.RunLogger(
-        uri, experiment_id, run_name=run_id, warn=log,
-        tags={"kind": "bench run", "methods": ",".join(req.methods),
-              "command": req.command or " ".join(sys.argv), "run_id": run_id})
-    if not parent.active:
-        return None
-    parent.log_params({"methods": ",".join(req.methods), "bits": list(req.bits),
-                       "dataset": req.dataset, "budgets": [budget_label(b) for b in req.budgets],
-                       "seeds": list(req.seeds), "n_trials": n_trials})
-    return uri, experiment_id, parent
+            f"({tracking.first_line(exc)}); running without it: results are still written and "
+            "their records say tracking 'pending' ('bench mlflow sync' uploads them later)")
+        return pending
+    tags = {"kind": "bench run", "methods": ",".join(req.methods),
+            "command": req.command or " ".join(sys.argv), "run_id": run_id,
+            "bench.sweep": manifest.sweep}
+    parent = None
+    for d in reversed(dead):  # the newest dead run's parent
+        if d.parent_run_id:
+            parent = tracking.RunLogger(uri, experiment_id, run_name=run_id, warn=log,
+                                        run_id=d.parent_run_id,
+                                        tags={"bench.taken_over_by": run_id})
+            if parent.active:
+                killed = parent.reopen()
+                log(f"bench: MLflow parent run {d.parent_run_id} of the dead run continues "
+                    f"({len(killed)} of its trial runs left RUNNING closed as KILLED)")
+                break
+            parent = None
+    if parent is None:
+        parent = tracking.RunLogger(uri, experiment_id, run_name=run_id, warn=log, tags=tags)
+        if not parent.active:
+            return pending
+        parent.log_params({"methods": ",".join(req.methods), "bits": list(req.bits),
+                           "dataset": req.dataset,
+                           "budgets": [budget_label(b) for b in req.budgets],
+                           "seeds": list(req.seeds), "n_trials": n_trials})
+    manifest.parent_run_id = parent.run_id
+    manifest.continues = [d.run_id for d in dead]
+    return _Parent(Tracking(uri=uri, experiment_id=experiment_id,
+                            parent_run_id=parent.run_id, experiment=req.experiment), parent)
 
 
 def collect_records(configs: Sequence[TrialConfig], errors: Mapping[str, str | None],
                     run_id: str) -> list[ResultRecord]:
-    """The record each trial of this run left. A trial without one of this run (its worker
-    died, e.g. killed for memory or a lost node) gets a ``failed`` record here."""
+    """The record each trial of this run left, as the driver sees the results folder. A trial
+    without one of this run (its worker died, e.g. killed for memory or a lost node, and the
+    retries were spent), or whose codes file the driver cannot read back, gets a ``failed``
+    record here: nothing counts as finished unless the driver can verify it."""
     out = []
     for cfg in configs:
         store = ResultStore(Path(cfg.results_dir))
         rec = store.read(cfg.method, cfg.dataset, cfg.key)
+        problem = None
         if rec is None or rec.run.get("id") != run_id:
-            previous = rec.attempt if rec is not None and not rec.finished else 0
-            err = errors.get(cfg.key) or "the trial ended without writing its record"
-            rec = failed_record(cfg, ErrorInfo(type="WorkerDied", message=err, stage="worker"),
-                                attempt=previous + 1, node="")
+            problem = errors.get(cfg.key) or "the trial ended without writing its record"
+        elif rec.finished:
+            ok, why = store.check_finished(cfg.method, cfg.dataset, cfg.key)
+            problem = None if ok else f"its record is here but {why}"
+        if problem is not None:
+            attempts = store.attempts_of(cfg.key, run_id)
+            last = attempts[-1] if attempts else {}
+            previous = rec.attempt if rec is not None and not rec.finished \
+                and rec.run.get("id") != run_id else 0
+            rec = failed_record(
+                cfg, ErrorInfo(type="WorkerDied", message=problem, stage="worker"),
+                attempt=max(previous + 1, int(last.get("attempt") or 0)),
+                node=str(last.get("node") or ""), ray_node=last.get("ray_node"),
+                lost_attempts=attempts,
+                tracking_state="off" if cfg.tracking is None else "pending")
             store.write_record(rec)
+            store.end_attempt(cfg.key)
         out.append(rec)
     return out
 
@@ -427,10 +501,12 @@ def run_report(req: RunRequest, log: Log = print) -> Path | None:
 
 
 def run(req: RunRequest, log: Log = print) -> RunSummary:
-    """Check, plan, execute, rebuild the leaderboard, write the report."""
+    """Check, (join the cluster,) plan, execute, rebuild the leaderboard, write the report."""
     from bench.leaderboard import write_leaderboard
 
     check_request(req)
+    if req.execution.address and not req.execution.in_process:
+        _join_cluster(req, log)
     run_id = new_run_id()
     p = plan(req, log, run_id)
     for key, why in p.redo.items():
@@ -439,8 +515,52 @@ def run(req: RunRequest, log: Log = print) -> RunSummary:
     log(f"bench: {len(p.configs)} trial(s): {len(p.todo)} to run, {n_skip} already finished"
         f"{' (use --force to redo them)' if n_skip and not req.force else ''}")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    records = execute(p.todo, req, run_id, log)
+    from bench.runner.manifest import sweep_id
+
+    records = execute(p.todo, req, run_id, log, sweep=sweep_id([c.key for c in p.configs]))
+    sync_pending(req, [c.key for c in p.configs], log)
     paths = write_leaderboard(req.results_path, warn=log)
     report = run_report(req, log) if req.report else None
     return RunSummary(run_id=run_id, results_dir=req.results_path, planned=len(p.configs),
                       skipped=p.skipped, records=records, leaderboard=paths, report=report)
+
+
+def sync_pending(req: RunRequest, keys: Sequence[str], log: Log) -> None:
+    """Upload the results of this sweep whose MLflow tracking is pending (e.g. a trial whose
+    driver was killed while it logged, or the store came back), if the store answers now;
+    otherwise one warning: ``bench mlflow sync`` does it later."""
+    if req.tracking_uri == "none":
+        return
+    from bench import tracking
+    from bench.mlflow_sync import pending_keys, sync
+
+    todo = pending_keys(req.results_path, keys)
+    if not todo:
+        return
+    uri = req.tracking_uri or tracking.default_tracking_uri(req.results_path)
+    try:
+        report = sync(req.results_path, uri, req.experiment, log=log, keys=todo)
+    except BenchError as exc:
+        log(f"bench: warning: {len(todo)} result(s) not in MLflow yet ({exc}); "
+            f"'python -m bench mlflow sync --results {req.results_path}' uploads them later")
+        return
+    done = len(report.created) + len(report.completed) + len(report.already)
+    log(f"bench: MLflow: {done} result(s) whose tracking was pending are logged now"
+        + (f"; {len(report.errors)} still pending" if report.errors else ""))
+
+
+def _join_cluster(req: RunRequest, log: Log) -> None:
+    """Connect to the cluster and check that it can host every method's trials, before any
+    data is loaded (one line and exit 2 when not)."""
+    from bench.runner.grid import trial_resources
+    from bench.runner.ray_session import alive_nodes, check_feasible, connect
+
+    address = req.execution.address
+    connect(address)
+    nodes = alive_nodes()
+    cpus = sum(float((n.get("Resources") or {}).get("CPU", 0)) for n in nodes)
+    gpus = sum(float((n.get("Resources") or {}).get("GPU", 0)) for n in nodes)
+    log(f"bench: joined the Ray cluster at {address}: {len(nodes)} node(s), {cpus:g} CPUs, "
+        f"{gpus:g} GPUs")
+    check_feasible([(f"method {m}", trial_resources(registry.methods.get(m), req.gpus_per_trial))
+                    for m in req.methods], f"the Ray cluster at {address}")

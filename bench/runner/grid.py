@@ -57,6 +57,14 @@ def bit_sets(spec: MethodSpec, bits: Sequence[int]) -> list[list[int]]:
     return [sorted(set(bits))] if spec.multi_bit else [[b] for b in bits]
 
 
+def trial_resources(spec: MethodSpec, gpus_per_trial: float | None) -> dict[str, float]:
+    """A trial's CPU/GPU request: its method's, with ``--gpus-per-trial`` overriding the GPUs."""
+    resources = dict(spec.resources)
+    if gpus_per_trial is not None:
+        resources["gpu"] = gpus_per_trial
+    return resources
+
+
 def make_trial(spec: MethodSpec, bits: Sequence[int], budget: int | float | None, seed: int,
                params: Mapping[str, Any], ctx: RunContext) -> TrialConfig:
     """The complete trial of ``spec`` with canonical ``params`` (see
@@ -74,9 +82,7 @@ def make_trial(spec: MethodSpec, bits: Sequence[int], budget: int | float | None
         params=dict(params), protocol_version=PROTOCOL_VERSION,
         k_values=tuple(PROTOCOL["k_values"]),
     )
-    resources = dict(spec.resources)
-    if ctx.gpus_per_trial is not None:
-        resources["gpu"] = ctx.gpus_per_trial
+    resources = trial_resources(spec, ctx.gpus_per_trial)
     return TrialConfig(definition=definition, budget=budget, results_dir=ctx.results_dir,
                        cache_dir=ctx.cache_dir, data_root=ctx.data_root, encoder=encoder,
                        device=ctx.device, resources=resources, run_id=ctx.run_id,

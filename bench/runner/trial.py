@@ -175,25 +175,33 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
     log = progress.logger(log or (lambda msg: print(f"[{cfg.key}] {msg}", flush=True)))
     store = ResultStore(Path(cfg.results_dir))
     previous = store.read(cfg.method, cfg.dataset, cfg.key)
-    attempt = previous.attempt + 1 if previous is not None and not previous.finished else 1
+    lost = store.attempts_of(cfg.key, cfg.run_id)  # attempts of this run whose worker died
+    attempt = (previous.attempt if previous is not None and not previous.finished else 0) \
+        + len(lost) + 1
+    where = {"node": platform.node(), "ray_node": _ray_node()}
+    store.start_attempt(cfg.key, cfg.run_id, {"attempt": attempt, **where})
     started = time.time()
     stage = StageClock(on_enter=progress.stage)
     report = stage.harness(report)  # time waiting for Ray Tune is not the method's
-    tracker = _TrialTracker(cfg, log, progress)
+    tracker = _TrialTracker(cfg, log, attempt, progress)
     conditions = _conditions(cfg)
+    common = {"attempt": attempt, "lost_attempts": lost, "tracking_state": tracker.state,
+              **where}
     try:
         with limited_threads(conditions["threads"]):
             record = _run(cfg, store, report, log, tracker, stage)
-        record.attempt, record.threads = attempt, conditions["threads"]
+        for name, value in common.items():
+            setattr(record, name, value)
+        record.threads = conditions["threads"]
         record.timing = {**record.timing, **_times(started, stage), "conditions": conditions}
         store.write_record(record)
     except TrialPruned as exc:
         record = pruned_record(cfg, {"last": str(exc) or None, "stage": stage.name},
-                               attempt=attempt, node=platform.node(),
                                timing={**_times(started, stage), "conditions": conditions},
-                               environment=environment())
+                               environment=environment(), **common)
         store.write_record(record)
-        tracker.finish(record, store, "KILLED")
+        store.end_attempt(cfg.key)
+        tracker.finish(record, store)
         progress.end(record.status)
         return record
     except BaseException as exc:
@@ -201,20 +209,28 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
         tb_file = store.write_traceback(cfg.key, attempt, text)
         error = ErrorInfo(type=type(exc).__name__, message=_message(exc), stage=stage.name,
                           traceback_file=tb_file)
-        record = failed_record(cfg, error, attempt=attempt, node=platform.node(),
+        record = failed_record(cfg, error,
                                timing={**_times(started, stage), "conditions": conditions},
-                               environment=environment())
+                               environment=environment(), **common)
         store.write_record(record)
-        tracker.finish(record, store, "FAILED")
+        store.end_attempt(cfg.key)
+        tracker.finish(record, store)
         progress.end(record.status)
         raise
-    tracker.finish(record, store, "FINISHED")
+    store.end_attempt(cfg.key)
+    tracker.finish(record, store)
     progress.end(record.status)
     # Only the held-out validation score goes to Ray Tune (schedulers, searchers): test-query
     # metrics are in the record and never reach a tuner.
     score = record.validation.get("score")
     report({"finished": 1, **({"validation_score": score} if score is not None else {})})
     return record
+
+
+def _ray_node() -> dict[str, str] | None:
+    from bench.runner.ray_session import node_identity
+
+    return node_identity()
 
 
 def _times(started: float, stage: StageClock) -> dict[str, Any]:
@@ -320,7 +336,7 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
         selection=method.selection_rule,
         validation={"score": val, "map_mean_first_bits": val, "rule": VALIDATION_RULE,
                     "queries": len(data.validation), "database": len(data.validation_database)},
-        metrics=metrics, protocol=dict(PROTOCOL), codes=codes, node=platform.node(),
+        metrics=metrics, protocol=dict(PROTOCOL), codes=codes,
         device=device, environment=environment(),
         timing={"data_s": t_data, "fit_s": stage.seconds("fit"),
                 "encode_s": stage.seconds("encode"), "eval_s": stage.seconds("evaluate")},
@@ -330,33 +346,34 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
 class _TrialTracker:
     """A trial's MLflow child run, best effort. Nothing is sent before the record and codes
     are written: per-epoch metrics are kept (with their times) and logged at the end, so a
-    tracking outage can neither lose a result nor slow the timed steps."""
+    tracking outage can neither lose a result nor slow the timed steps. :attr:`state` is what
+    the record says: "off" (no tracking), "pending" (not, or not completely, logged yet: ``bench
+    mlflow sync`` uploads it) or "logged"."""
 
-    def __init__(self, cfg: TrialConfig, log: Log, progress: TrialProgress):
-        self.cfg, self.log, self.progress = cfg, log, progress
+    def __init__(self, cfg: TrialConfig, log: Log, attempt: int, progress: TrialProgress):
+        self.cfg, self.log, self.attempt, self.progress = cfg, log, attempt, progress
         self.logger: Any = None
+        self.state = "off" if cfg.tracking is None else "pending"
         self.history: list[tuple[int, float, dict[str, float]]] = []
 
     def _open(self) -> Any:
-        if self.logger is None and self.cfg.tracking is not None:
-            from bench.tracking import RunLogger
+        t = self.cfg.tracking
+        if self.logger is None and t is not None and t.experiment_id is not None:
+            from bench.tracking import RunLogger, trial_params, trial_tags
 
-            cfg, env = self.cfg, environment()
+            cfg, d = self.cfg, self.cfg.definition
             self.logger = RunLogger(
-                cfg.tracking.uri, cfg.tracking.experiment_id, run_name=cfg.key,
-                parent_run_id=cfg.tracking.parent_run_id, warn=self.log,
-                tags={"method": cfg.method, "dataset": cfg.dataset, "preset": cfg.preset_name,
-                      "bits": ",".join(map(str, cfg.bits)), "budget": cfg.definition.budget,
-                      "seed": cfg.seed, "result_key": cfg.key,
-                      "result_group": cfg.definition.group,
-                      "protocol_version": cfg.definition.protocol_version,
-                      "harness_version": env["harness_version"],
-                      "git_commit": env["git_commit"]})
-            self.logger.log_params({"method": cfg.method,
-                                    "method_version": cfg.definition.method_version,
-                                    "dataset": cfg.dataset, "preset": cfg.preset_name,
-                                    "bits": list(cfg.bits), "budget": cfg.definition.budget,
-                                    "seed": cfg.seed, "hp": cfg.params})
+                t.uri, t.experiment_id, run_name=cfg.key, parent_run_id=t.parent_run_id,
+                warn=self.log,
+                tags=trial_tags(key=cfg.key, method=cfg.method, dataset=cfg.dataset,
+                                preset=cfg.preset_name, bits=cfg.bits, budget=d.budget,
+                                seed=cfg.seed, group=d.group,
+                                protocol_version=d.protocol_version, env=environment(),
+                                attempt=self.attempt, run_id=cfg.run_id))
+            self.logger.log_params(trial_params(
+                method=cfg.method, method_version=d.method_version, dataset=cfg.dataset,
+                preset=cfg.preset_name, bits=cfg.bits, budget=d.budget, seed=cfg.seed,
+                params=cfg.params))
         return self.logger
 
     def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
@@ -365,30 +382,22 @@ class _TrialTracker:
             self.history.append((epoch, time.time(),
                                  {f"train.{k}": v for k, v in metrics.items()}))
 
-    def finish(self, record: ResultRecord, store: ResultStore, status: str) -> None:
-        """Final metrics, artifacts and status; then the record notes the run id (or why
-        tracking stopped). Never raises."""
+    def finish(self, record: ResultRecord, store: ResultStore) -> None:
+        """Final metrics, artifacts and status; then the record notes the run id and whether
+        everything reached MLflow ("logged") or not ("pending"). Never raises."""
         self.progress.stage("tracking")
         logger = self._open()
         if logger is None:
             return
+        from bench.tracking import log_record, run_status
+
         logger.log_history(self.history)
-        if record.finished:
-            final = {f"{d}.map_all.{b}": m[d]["map_all"] for b, m in record.metrics.items()
-                     for d in m}
-            logger.log_metrics({**final, "fit_time_s": record.timing.get("fit_s"),
-                                "encode_time_s": record.timing.get("encode_s"),
-                                "validation_map": record.validation.get("score")}, step=0)
-            if record.codes:
-                logger.log_artifact(store.root / record.codes["file"], "codes")
-        elif record.error is not None:
-            logger.set_tags({"error": f"{record.error.type}: {record.error.message}"[:5000]})
-        logger.set_tags({"status": record.status})
-        logger.log_artifact(store.record_path(record.method, record.dataset, record.key),
-                            "record")
-        logger.end(status)
-        record.mlflow_run_id = logger.run_id if logger.error is None else None
+        log_record(logger, record, store.root,
+                   store.record_path(record.method, record.dataset, record.key),
+                   run_status(record))
+        record.mlflow_run_id = logger.run_id
         record.tracking_error = logger.error
+        record.tracking_state = "logged" if logger.error is None else "pending"
         with contextlib.suppress(OSError):
             store.write_record(record)
 

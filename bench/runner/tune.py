@@ -1,28 +1,63 @@
 """Running trial configs as Ray Tune trials (a local Ray instance, or a cluster by address).
 
 Each trial's config travels as plain JSON (``TrialConfig.to_dict``); :func:`trainable` and
-:func:`placement` are the pieces other Tuners (``bench tune``) reuse. A trial that raises has
-already written its ``failed`` record; Tune marks it errored and runs the others.
+:func:`placement` are the pieces other Tuners (``bench tune``) reuse.
+
+Failures are of two kinds, and only one is retried:
+
+* **The method raised** (a deterministic error of the method or its data): the trial writes its
+  ``failed`` record and the trainable returns normally, so Tune does not retry it; the other
+  trials go on.
+* **The infrastructure failed** (the trial's node was lost, its worker process died, it ran out
+  of memory and was killed, or its node cannot see the results folder): the trainable raises or
+  simply vanishes, and Tune retries the trial up to ``max_retries`` times
+  (:data:`DEFAULT_MAX_RETRIES`), elsewhere when its node is gone. A retry first looks for a
+  finished record of its own run (an attempt may have died after writing it) so that no result
+  is ever computed twice. A trial still without a record after the last retry gets a ``failed``
+  record from the driver (:func:`bench.runner.driver.collect_records`).
 """
 
 from __future__ import annotations
 
-import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
 from bench.schema import TrialConfig
+
+#: infrastructure failures (node lost, worker died) of one trial retried this many times
+DEFAULT_MAX_RETRIES = 2
 
 
 def trainable(config: dict[str, Any]) -> None:
     """The Ray Tune function trainable: ``config["trial"]`` is a ``TrialConfig.to_dict()``."""
+    import platform
+
     from ray import tune
 
+    from bench.results import ResultStore
+    from bench.runner.manifest import check_visible
+    from bench.runner.ray_session import node_identity
     from bench.runner.trial import run_trial
 
-    run_trial(TrialConfig.from_dict(config["trial"]), report=tune.report)
+    cfg = TrialConfig.from_dict(config["trial"])
+    ray_node = node_identity() or {}
+    check_visible(cfg.results_dir, cfg.run_id,
+                  f"{platform.node()} (Ray node {ray_node.get('id', '?')[:12]})")
+    store = ResultStore(Path(cfg.results_dir))
+    done, _ = store.check_finished(cfg.method, cfg.dataset, cfg.key)
+    if done and (store.read(cfg.method, cfg.dataset, cfg.key).run or {}).get("id") == cfg.run_id:
+        store.end_attempt(cfg.key)  # an earlier attempt of this run finished it, then died
+        tune.report({"finished": 1})
+        return
+    try:
+        run_trial(cfg, report=tune.report)
+    except Exception:
+        rec = store.read(cfg.method, cfg.dataset, cfg.key)
+        if rec is None or (rec.run or {}).get("id") != cfg.run_id or rec.status != "failed":
+            raise  # no failed record of this attempt: not the method's error; Tune retries
+        tune.report({"failed": 1})  # recorded; deterministic, so not retried
 
 
 def placement(config: dict[str, Any]):
@@ -37,35 +72,63 @@ def placement(config: dict[str, Any]):
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Connect to ``address`` or start a local instance (once per process)."""
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    import ray
+    """Connect to ``address`` or start a local instance (once per process); see
+    :func:`bench.runner.ray_session.connect`."""
+    from bench.runner.ray_session import connect
 
-    if ray.is_initialized():
-        return
-    try:
-        if address:
-            ray.init(address=address, log_to_driver=True)
-        else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BenchError(f"cannot start {where}: {first}") from None
+    connect(address, num_cpus)
+
+
+def _heartbeat(results_dir: Path, run_id: str):
+    """A Tune callback that touches the run's manifest every HEARTBEAT_S seconds."""
+    from ray.tune import Callback
+
+    from bench.runner.manifest import HEARTBEAT_S, Manifest
+
+    class Heartbeat(Callback):
+        last = 0.0
+
+        def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+            if time.time() - self.last < HEARTBEAT_S:
+                return
+            self.last = time.time()
+            m = Manifest.find(results_dir, run_id)
+            if m is not None:
+                try:
+                    m.touch(results_dir)
+                except OSError:
+                    pass
+
+    return Heartbeat()
+
+
+def prepare_ray(configs: Sequence[TrialConfig], address: str | None = None,
+                num_cpus: int | None = None) -> None:
+    """Connect (or start a local instance) and check that every trial fits on a node; a
+    one-line BenchError otherwise. Idempotent: callers run it before writing anything."""
+    from bench.runner.ray_session import check_feasible
+
+    init_ray(address, num_cpus)
+    check_feasible([(f"method {c.method}", c.resources) for c in configs],
+                   f"the Ray cluster at {address}" if address else "the local Ray instance")
 
 
 def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
                  address: str | None = None, num_cpus: int | None = None,
                  max_concurrent: int | None = None,
-                 reuse_workers: bool = True, verbose: bool = True) -> dict[str, str | None]:
-    """Run every config as one trial; returns {key: None if it finished, else the error}.
+                 max_retries: int = DEFAULT_MAX_RETRIES, reuse_workers: bool = True,
+                 verbose: bool = True) -> dict[str, str | None]:
+    """Run every config as one trial; returns {key: None if it ran to its end (its record
+    says how), else the infrastructure error that stopped its last attempt}.
+    ``max_retries``: infrastructure failures (node lost, worker died) retried per trial;
     ``reuse_workers``: a worker process runs one trial after another (Ray Tune's
     ``reuse_actors``), keeping its imports and per-process caches (datasets, features);
     ``verbose``: Ray Tune's status table every few seconds (off when the caller shows the
     progress view)."""
     from ray import tune
 
-    init_ray(address, num_cpus)
+    prepare_ray(configs, address, num_cpus)
+    run_id = configs[0].run_id if configs else name
     tuner = tune.Tuner(
         tune.with_resources(trainable, placement),
         param_space={"trial": tune.grid_search([c.to_dict() for c in configs])},
@@ -77,7 +140,8 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
         run_config=tune.RunConfig(
             name=name, storage_path=str(Path(results_dir).resolve() / "ray"),
             verbose=1 if verbose else 0,
-            failure_config=tune.FailureConfig(max_failures=0),
+            failure_config=tune.FailureConfig(max_failures=max_retries),
+            callbacks=[_heartbeat(Path(results_dir).resolve(), run_id)],
         ),
     )
     grid = tuner.fit()
@@ -89,6 +153,6 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
 
 
 def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
+    text = [line for line in str(error).strip().splitlines() if line.strip()]
     # Ray wraps the trial's exception; its last line is the original "Type: message".
-    return text[-1] if text else type(error).__name__
+    return text[-1].strip()[:500] if text else type(error).__name__

@@ -281,7 +281,7 @@ class TrainedHashMethod(HashMethod):
 
         Refuses (ValueError) a checkpoint of another method, other bit lengths or other
         parameters (only ``RUNTIME_PARAMS`` may differ)."""
-        blob = torch.load(Path(path), map_location="cpu", weights_only=False)
+        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
         self.check_checkpoint(blob, path)
         self.restore_extras(blob.get("extras") or {})
         if self.net is None:  # same seed: a randomly initialised backbone is reproduced
