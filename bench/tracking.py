@@ -98,7 +98,11 @@ class RunLogger:
     reports one warning through ``warn`` and keeps the error in ``error``."""
 
     def __init__(self, uri: str, experiment_id: str, run_name: str, tags: Mapping[str, Any],
-                 parent_run_id: str | None = None, warn: Warn | None = None):
+                 parent_run_id: str | None = None, warn: Warn | None = None,
+                 resume_run_id: str | None = None):
+        """A new run, or (``resume_run_id``) an existing run of ``experiment_id`` set running
+        again, e.g. a ``bench tune`` study's parent run when the study continues; a resumed run
+        that no longer exists is replaced by a new one."""
         self.run_id: str | None = None
         self.error: str | None = None
         self._warn = warn or (lambda msg: print(msg, flush=True))
@@ -108,6 +112,9 @@ class RunLogger:
             from mlflow.entities import RunTag
 
             self._client = _client(uri)
+            if resume_run_id and self._resumable(resume_run_id, experiment_id):
+                _retry(lambda: self._client.update_run(resume_run_id, status="RUNNING"))
+                return resume_run_id
             all_tags = {"mlflow.runName": run_name, **{k: str(v) for k, v in tags.items()}}
             if parent_run_id:
                 all_tags["mlflow.parentRunId"] = parent_run_id
@@ -117,6 +124,13 @@ class RunLogger:
             return run.info.run_id
 
         self.run_id = self._call(start)
+
+    def _resumable(self, run_id: str, experiment_id: str) -> bool:
+        try:
+            run = self._client.get_run(run_id)
+        except Exception:  # noqa: BLE001 - MLflow raises its own types for a missing run
+            return False
+        return run.info.experiment_id == experiment_id and run.info.lifecycle_stage == "active"
 
     @property
     def active(self) -> bool:

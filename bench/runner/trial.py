@@ -7,6 +7,13 @@ attempt, node, timing; then the exception propagates) or ``pruned`` (a reporter 
 :class:`TrialPruned`). The record and codes are written before the final tracking calls, and
 tracking is best effort (``bench.tracking``).
 
+A *search* trial (``bench tune``, ``search=True``) scores every ``ctx.report`` round on the
+held-out validation split (reported as :data:`VALIDATION_METRIC`, so a scheduler can stop it
+early) and, after ``fit``, the validation split only: the query set and the retrieval database
+are never encoded or evaluated and no codes are written. Its record (``finished`` with the
+validation score and no metrics, or ``pruned``, or ``failed``) goes to ``cfg.results_dir``,
+which ``bench tune`` points at the study's own folder, never at the results' records.
+
 Compute threads (torch, numba, BLAS/OpenMP) are pinned to the trial's CPU request in every
 execution mode, so a result does not depend on the machine's core count or on how it ran.
 """
@@ -44,11 +51,20 @@ from bench.splits import index_checksum
 
 Reporter = Callable[[dict[str, Any]], None]
 Log = Callable[[str], None]
+#: what a search trial reports every round and at its end (mean validation mAP, both directions)
+VALIDATION_METRIC = "validation_map"
+#: the key of a trial's last report (present only when the trial ran to its end)
+FINAL_MARKER = "finished"
 
 
 class TrialPruned(Exception):  # noqa: N818 - a signal, not an error
     """Raised by a reporter (a scheduler, ``bench tune``) to stop a trial early; the trial
-    writes a ``pruned`` record and returns it."""
+    writes a ``pruned`` record (``validation``: what the reporter knows, e.g. the last score)
+    and returns it."""
+
+    def __init__(self, message: str = "", validation: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.validation = dict(validation or {})
 
 
 def resolve_device(requested: str) -> str:
@@ -152,8 +168,9 @@ class _Stage:
 
 
 def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = None,
-              log: Log | None = None) -> ResultRecord:
-    """Run one trial and return its record (also written to the results folder)."""
+              log: Log | None = None, search: bool = False) -> ResultRecord:
+    """Run one trial and return its record (also written to the results folder);
+    ``search``: a search trial (see the module doc)."""
     cfg = cfg if isinstance(cfg, TrialConfig) else TrialConfig.from_dict(cfg)
     report = report or (lambda metrics: None)
     log = log or (lambda msg: print(f"[{cfg.key}] {msg}", flush=True))
@@ -165,13 +182,14 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
     conditions = _conditions(cfg)
     try:
         with limited_threads(conditions["threads"]):
-            record = _run(cfg, store, report, log, tracker, stage)
+            record = _run(cfg, store, report, log, tracker, stage, search)
         record.attempt, record.threads = attempt, conditions["threads"]
         record.timing = {**record.timing, "total_s": time.time() - started,
                          "conditions": conditions}
         store.write_record(record)
     except TrialPruned as exc:
-        record = pruned_record(cfg, {"last": str(exc) or None, "stage": stage.name},
+        record = pruned_record(cfg, {"reason": str(exc) or None, "stage": stage.name,
+                                     **exc.validation},
                                attempt=attempt, node=platform.node(),
                                timing={"total_s": time.time() - started,
                                        "conditions": conditions},
@@ -192,8 +210,12 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
         tracker.finish(record, store, "FAILED")
         raise
     tracker.finish(record, store, "FINISHED")
-    report({"finished": 1, **{f"map_{d}_{b}": m[d]["map_all"] for b, m in record.metrics.items()
-                              for d in m if m[d]["map_all"] is not None}})
+    if search:
+        report({FINAL_MARKER: 1, VALIDATION_METRIC: record.validation.get("score")})
+    else:
+        report({FINAL_MARKER: 1, **{f"map_{d}_{b}": m[d]["map_all"]
+                                    for b, m in record.metrics.items()
+                                    for d in m if m[d]["map_all"] is not None}})
     return record
 
 
@@ -214,7 +236,7 @@ def _conditions(cfg: TrialConfig) -> dict[str, Any]:
 
 
 def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
-         tracker: _TrialTracker, stage: _Stage) -> ResultRecord:
+         tracker: _TrialTracker, stage: _Stage, search: bool = False) -> ResultRecord:
     spec = registry.methods.get(cfg.method)
     dspec = registry.datasets.get(cfg.dataset)
     stage.name = "data"
@@ -231,9 +253,16 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
     workdir = Path(cfg.results_dir) / "work" / cfg.key
     workdir.mkdir(parents=True, exist_ok=True)
 
+    rounds: list[tuple[int, float | None]] = []  # (epoch, validation score) of a search
+
     def on_epoch(epoch: int, **metrics: Any) -> None:
         clean = {k: float(v) for k, v in metrics.items()
                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if search:  # every round is scored on the validation split
+            score = validation_score(method, data)
+            rounds.append((int(epoch), score))
+            if score is not None:
+                clean[VALIDATION_METRIC] = score
         tracker.epoch(int(epoch), clean)
         report({"epoch": int(epoch), **clean})
 
@@ -244,6 +273,11 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
     t1 = time.perf_counter()
     method.fit(data.train, ctx)
     t_fit = time.perf_counter() - t1
+    used_index = (data.train_index if method.train_rows_used is None
+                  else data.train_index[method.train_rows_used])
+    if search:
+        return _search_record(cfg, spec, method, data, ds, used_index, rounds,
+                              {"data_s": t_data, "fit_s": t_fit}, device)
 
     stage.name = "encode"
     t2 = time.perf_counter()
@@ -257,8 +291,6 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
     k_values = cfg.definition.k_values or tuple(PROTOCOL["k_values"])
     q_labels, r_labels = data.labels[data.query_index], data.labels[data.retrieval_index]
     metrics: dict[str, Any] = {}
-    used_index = (data.train_index if method.train_rows_used is None
-                  else data.train_index[method.train_rows_used])
     arrays: dict[str, np.ndarray] = {
         "q_index": data.query_index, "r_index": data.retrieval_index,
         "train_index": data.train_index, "train_index_used": used_index,
@@ -275,6 +307,17 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
 
     stage.name = "store"
     codes = store.write_codes(cfg.key, arrays)
+    record = _finished_record(cfg, spec, method, data, ds, used_index, device, val)
+    record.split["database_order_checksum"] = index_checksum({"retrieval": data.retrieval_index})
+    record.metrics, record.protocol, record.codes = metrics, dict(PROTOCOL), codes
+    record.timing = {"data_s": t_data, "fit_s": t_fit, "encode_s": t_encode, "eval_s": t_eval}
+    return record
+
+
+def _finished_record(cfg: TrialConfig, spec: Any, method: HashMethod, data: TrialData,
+                     ds: Any, used_index: np.ndarray, device: str,
+                     val: float | None) -> ResultRecord:
+    """The fields of a finished record that do not depend on query evaluation."""
     return ResultRecord(
         key=cfg.key, status="finished", **record_identity(cfg),
         resolved_params=method.resolved_params,
@@ -286,15 +329,25 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
         train_index_used=None if method.train_rows_used is None else used_index.tolist(),
         split={"checksum": data.split.checksum(), "sizes": data.split.sizes(),
                "train_checksum": index_checksum({"train": data.train_index}),
-               "train_used_checksum": index_checksum({"train": used_index}),
-               "database_order_checksum": index_checksum({"retrieval": data.retrieval_index})},
+               "train_used_checksum": index_checksum({"train": used_index})},
         selection=method.selection_rule,
         validation={"score": val, "map_mean_first_bits": val, "rule": VALIDATION_RULE,
                     "queries": len(data.validation), "database": len(data.validation_database)},
-        metrics=metrics, protocol=dict(PROTOCOL), codes=codes, node=platform.node(),
-        device=device, environment=environment(),
-        timing={"data_s": t_data, "fit_s": t_fit, "encode_s": t_encode, "eval_s": t_eval},
+        node=platform.node(), device=device, environment=environment(),
     )
+
+
+def _search_record(cfg: TrialConfig, spec: Any, method: HashMethod, data: TrialData, ds: Any,
+                   used_index: np.ndarray, rounds: list[tuple[int, float | None]],
+                   timing: dict[str, float], device: str) -> ResultRecord:
+    """A search trial's record: the final model's validation score and the per-round scores;
+    nothing of the query set or the retrieval database."""
+    t0 = time.perf_counter()
+    val = validation_score(method, data)
+    record = _finished_record(cfg, spec, method, data, ds, used_index, device, val)
+    record.validation["rounds"] = [[epoch, score] for epoch, score in rounds]
+    record.timing = {**timing, "validation_s": time.perf_counter() - t0}
+    return record
 
 
 class _TrialTracker:
@@ -318,7 +371,9 @@ class _TrialTracker:
                       "result_group": cfg.definition.group,
                       "protocol_version": cfg.definition.protocol_version,
                       "harness_version": env["harness_version"],
-                      "git_commit": env["git_commit"]})
+                      "git_commit": env["git_commit"],
+                      **({"tuned_by": cfg.tuning.get("study"),
+                          "tuning.role": cfg.tuning.get("role", "")} if cfg.tuning else {})})
             self.logger.log_params({"method": cfg.method,
                                     "method_version": cfg.definition.method_version,
                                     "dataset": cfg.dataset, "preset": cfg.preset_name,
@@ -358,4 +413,5 @@ class _TrialTracker:
 
 
 __all__ = ["TrialPruned", "encode_both", "evaluate_codes", "run_trial",
-           "validation_score", "limited_threads", "resolve_device", "VALIDATION_RULE"]
+           "validation_score", "limited_threads", "resolve_device", "VALIDATION_RULE",
+           "VALIDATION_METRIC", "FINAL_MARKER"]

@@ -1,14 +1,14 @@
 """Running trial configs as Ray Tune trials (a local Ray instance, or a cluster by address).
 
 Each trial's config travels as plain JSON (``TrialConfig.to_dict``); :func:`trainable` and
-:func:`placement` are the pieces other Tuners (``bench tune``) reuse. A trial that raises has
+:func:`resource_request` are the pieces other Tuners (``bench tune``) reuse. A trial that raises has
 already written its ``failed`` record; Tune marks it errored and runs the others.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +17,31 @@ from bench.schema import TrialConfig
 
 
 def trainable(config: dict[str, Any]) -> None:
-    """The Ray Tune function trainable: ``config["trial"]`` is a ``TrialConfig.to_dict()``."""
+    """The Ray Tune function trainable: ``config["trial"]`` is a ``TrialConfig.to_dict()``;
+    ``config["plugins"]`` the methods registered at run time in the driver (notebooks, tests)."""
     from ray import tune
 
+    from bench import registry
     from bench.runner.trial import run_trial
 
+    registry.methods.adopt(config.get("plugins") or {})
     run_trial(TrialConfig.from_dict(config["trial"]), report=tune.report)
 
 
-def placement(config: dict[str, Any]):
-    """The trial's resource request (its method's CPUs and GPUs) as a placement group."""
+def resource_request(resources: Mapping[str, float] | None):
+    """A trial's resource request (its method's CPUs and GPUs) as a placement group."""
     from ray.tune import PlacementGroupFactory
 
-    res = config["trial"].get("resources") or {}
+    res = resources or {}
     bundle = {"CPU": float(res.get("cpu", 1))}
     if float(res.get("gpu", 0)) > 0:
         bundle["GPU"] = float(res["gpu"])
     return PlacementGroupFactory([bundle])
+
+
+def placement(config: dict[str, Any]):
+    """The placement group of a ``bench run`` trial (from its config)."""
+    return resource_request(config["trial"].get("resources"))
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -60,10 +68,13 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
     """Run every config as one trial; returns {key: None if it finished, else the error}."""
     from ray import tune
 
+    from bench import registry
+
     init_ray(address, num_cpus)
     tuner = tune.Tuner(
         tune.with_resources(trainable, placement),
-        param_space={"trial": tune.grid_search([c.to_dict() for c in configs])},
+        param_space={"trial": tune.grid_search([c.to_dict() for c in configs]),
+                     "plugins": registry.methods.portable()},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=max_concurrent,
             trial_name_creator=lambda t: t.config["trial"]["key"],
