@@ -198,11 +198,41 @@ def long_table(records: Iterable[ResultRecord]) -> pd.DataFrame:
     return df
 
 
-def _budget_order(value: str) -> tuple[int, float]:
+def budget_order(value: str) -> tuple[int, float]:
+    """Sort key of a budget label: counts and fractions by value, then 'all'."""
     try:
         return (0, float(value))
     except ValueError:
         return (1, 0.0)
+
+
+# The long-table columns that identify a leaderboard cell: everything but the seed (``group``
+# is the definition's hash without the seed; the labels already separate groups that would
+# share a row). Every aggregation of the long table over seeds (the report's figures and
+# tables) groups by these, so it follows the same rule as the pivot.
+CELL_COLUMNS = ("dataset", "method", "group", "budget", "direction", "bits")
+
+
+def cell_columns(df: pd.DataFrame) -> list[str]:
+    """The cell columns present in the long table ``df``."""
+    return [c for c in CELL_COLUMNS if c in df.columns]
+
+
+def seed_groups(df: pd.DataFrame, extra: tuple[str, ...] = ()):
+    """The long table ``df`` grouped into leaderboard cells (rows that differ only by seed),
+    optionally split further by ``extra`` columns; a pandas GroupBy in order of appearance."""
+    return df.groupby([*cell_columns(df), *extra], dropna=False, sort=False)
+
+
+def cell_stats(df: pd.DataFrame, metric: str = "map_all") -> pd.DataFrame:
+    """One row per leaderboard cell of the long table: its cell columns, then ``mean``,
+    ``std``, ``count`` of ``metric`` over the finished seeds and ``seeds`` (sorted)."""
+    if df.empty:
+        return pd.DataFrame(columns=[*cell_columns(df), "mean", "std", "count", "seeds"])
+    groups = seed_groups(df)
+    stats = groups[metric].agg(["mean", "std", "count"])
+    stats["seeds"] = groups["seed"].agg(lambda s: tuple(sorted(s)))
+    return stats.reset_index()
 
 
 @dataclass
@@ -268,7 +298,7 @@ def pivot_table(records: Iterable[ResultRecord]) -> pd.DataFrame:
     for c in cells.values():
         c.failed -= c.seeds  # a seed that failed once and then finished counts as finished
     cols = sorted({col for _, col in cells}, key=lambda col: tuple(
-        _budget_order(v) if i == 1 and several_budgets else (0, str(v)) if isinstance(v, str)
+        budget_order(v) if i == 1 and several_budgets else (0, str(v)) if isinstance(v, str)
         else (0, v) for i, v in enumerate(col)))
     rows = sorted({label for label, _ in cells})
     one_dataset = len(budgets) == 1  # then the title names it, not every column

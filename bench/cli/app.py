@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli import datasets, leaderboard, ls, run, train_clip, tune, validate
+from bench.cli import datasets, leaderboard, ls, report, run, train_clip, tune, validate
 from bench.errors import BenchError
 
-SUBCOMMANDS = (run, tune, leaderboard, ls, datasets, validate, train_clip)
+SUBCOMMANDS = (run, tune, leaderboard, report, ls, datasets, validate, train_clip)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -58,6 +58,8 @@ def add_run_options(r: argparse.ArgumentParser) -> None:
                    help="GPU request of every trial (e.g. 1 or 0.5 on GPU clusters; default: "
                         "each method's own request, 0 for all methods on CPU-only machines)")
     r.add_argument("--force", action="store_true", help="redo finished results")
+    r.add_argument("--no-report", action="store_true",
+                   help="skip the report of the run's dataset (RESULTS/report) at the end")
 
 
 def request_from(args: argparse.Namespace, seeds: list[int] | None = None,
@@ -76,7 +78,7 @@ def request_from(args: argparse.Namespace, seeds: list[int] | None = None,
         execution=Execution(in_process=args.no_ray if in_process is None else in_process,
                             address=args.address, num_cpus=args.num_cpus,
                             max_concurrent=args.max_concurrent),
-        command=" ".join(sys.argv))
+        command=" ".join(sys.argv), report=not args.no_report)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -87,6 +89,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"bench: leaderboard {summary.leaderboard['long']} and "
               f"{summary.leaderboard['markdown']}")
         print(summary.leaderboard["markdown"].read_text())
+    if summary.report:
+        print(f"bench: report {summary.report}")
     for line in summary.failure_lines():
         print(line, file=sys.stderr)
     return summary.exit_code

@@ -14,7 +14,7 @@ request. The steps are public so that other drivers can reuse them:
 3. :func:`execute` - MLflow parent run (best effort), then the trials through Ray Tune or in
    this process. One trial's failure never stops the others; every trial leaves a record, and a
    trial whose worker died without one gets a ``failed`` record from the driver.
-4. :func:`run` - all of the above, then the leaderboard.
+4. :func:`run` - all of the above, then the leaderboard and the report of the run's dataset.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class RunRequest:
     force: bool = False  #: redo finished trials
     execution: Execution = field(default_factory=Execution)
     command: str = ""  #: the command line, for the MLflow parent run
+    report: bool = True  #: end with the report of the run's dataset (bench.report)
 
     @property
     def results_path(self) -> Path:
@@ -108,6 +109,7 @@ class RunSummary:
     skipped: list[str]
     records: list[ResultRecord]  #: the records this run wrote (finished and failed)
     leaderboard: dict[str, Path] | None = None
+    report: Path | None = None  #: the report page, when one was written
 
     @property
     def failed(self) -> list[ResultRecord]:
@@ -386,8 +388,22 @@ def collect_records(configs: Sequence[TrialConfig], errors: Mapping[str, str | N
 # --------------------------------------------------------------------------- 4. run
 
 
+def run_report(req: RunRequest, log: Log = print) -> Path | None:
+    """The report of the run's dataset (figures, tables, HTML and Markdown; no PDF). A failure
+    is a warning: the records and the leaderboard are already written."""
+    try:
+        from bench.report import write_report
+
+        manifest = write_report(req.results_path, datasets=[req.dataset])
+    except Exception as exc:  # noqa: BLE001 - the results are safe; say why and go on
+        log(f"bench: warning: report not written ({type(exc).__name__}: {exc}); "
+            f"`python -m bench report --results {req.results_path}` retries")
+        return None
+    return Path(manifest["out"]) / "index.html"
+
+
 def run(req: RunRequest, log: Log = print) -> RunSummary:
-    """Check, plan, execute, rebuild the leaderboard."""
+    """Check, plan, execute, rebuild the leaderboard, write the report."""
     from bench.leaderboard import write_leaderboard
 
     check_request(req)
@@ -401,5 +417,6 @@ def run(req: RunRequest, log: Log = print) -> RunSummary:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     records = execute(p.todo, req, run_id, log)
     paths = write_leaderboard(req.results_path, warn=log)
+    report = run_report(req, log) if req.report else None
     return RunSummary(run_id=run_id, results_dir=req.results_path, planned=len(p.configs),
-                      skipped=p.skipped, records=records, leaderboard=paths)
+                      skipped=p.skipped, records=records, leaderboard=paths, report=report)

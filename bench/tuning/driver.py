@@ -32,7 +32,15 @@ from bench.errors import BenchError
 from bench.params import check_param, method_params
 from bench.plugins import MethodSpec
 from bench.results import ResultStore
-from bench.runner.driver import MAX_SEED, RunRequest, check_request, execute, new_run_id, plan
+from bench.runner.driver import (
+    MAX_SEED,
+    RunRequest,
+    check_request,
+    execute,
+    new_run_id,
+    plan,
+    run_report,
+)
 from bench.runner.grid import RunContext, bit_sets, make_trial
 from bench.runner.trial import VALIDATION_METRIC, VALIDATION_RULE
 from bench.schema import ResultRecord, TrialConfig, digest
@@ -119,6 +127,7 @@ class TuneSummary:
     skipped: list[str]
     leaderboard: dict[str, Path] | None
     wall_s: float
+    report: Path | None = None  #: the report page of the dataset, when one was written
 
     @property
     def exit_code(self) -> int:
@@ -441,7 +450,8 @@ def tune(req: TuneRequest, log: Log = print) -> TuneSummary:
             f"{','.join(map(str, req.run.seeds))} ({len(skipped)} already finished)")
     records = execute(todo, req.run, run_id, log)
     paths = write_leaderboard(req.run.results_path, warn=log)
+    report = run_report(req.run, log) if req.run.report and req.final else None
     return TuneSummary(run_id=run_id, results_dir=req.run.results_path,
                        storage=studies.shown_url(req.storage_url), outcomes=outcomes,
-                       records=records, skipped=skipped, leaderboard=paths,
+                       records=records, skipped=skipped, leaderboard=paths, report=report,
                        wall_s=time.time() - started)

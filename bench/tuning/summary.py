@@ -50,4 +50,6 @@ def summary_lines(summary: TuneSummary) -> list[str]:
     lines.append(f"studies: {summary.storage} (browse: optuna-dashboard {summary.storage})")
     if summary.leaderboard:
         lines.append(f"leaderboard: {summary.leaderboard['markdown']}")
+    if summary.report:
+        lines.append(f"report: {summary.report}")
     return lines
