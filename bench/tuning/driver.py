@@ -113,6 +113,7 @@ class CellOutcome:
     best: dict[str, Any] | None = None  #: best_params.json content
     outputs: dict[str, Path] = field(default_factory=dict)
     wall_s: float = 0.0
+    search_s: float = 0.0  #: the Tuner's wall time (this run's trials)
     problem: str | None = None
     final_keys: list[str] = field(default_factory=list)
 
@@ -329,6 +330,7 @@ def search_cell(req: TuneRequest, cell: Cell, run_id: str, log: Log) -> CellOutc
         if todo:
             parent, tracking = _study_run(req, study, cell, log)
             sampler_seed = (req.search_seed * 1_000_003 + len(study.trials)) % (MAX_SEED + 1)
+            t_search = time.time()
             try:
                 run_search(base=cell.base, study=cell.name, storage=storage,
                            space={k: d.distribution() for k, d in cell.space.items()},
@@ -337,6 +339,7 @@ def search_cell(req: TuneRequest, cell: Cell, run_id: str, log: Log) -> CellOutc
                            plugins=registry.methods.portable(), tracking=tracking, log=log)
             except KeyboardInterrupt:
                 interrupted = True
+            out.search_s = time.time() - t_search
             left = studies.reconcile(study)
             out.new_trials = len(studies.counted(study)) - done
             interrupted = interrupted or bool(left) or out.new_trials < todo
