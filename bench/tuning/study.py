@@ -71,11 +71,18 @@ def open_storage(url: str, create: bool = True) -> Any:
             return None
         path.parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"connect_args": {"timeout": 60}} if path is not None else {}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy/driver errors of many types
-        raise BenchError(f"cannot open the Optuna storage {shown_url(url)}: "
-                         f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+    for attempt in range(3):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy/driver errors of many types
+            # another process (a second driver, optuna-dashboard) may be creating the tables
+            # at this moment: the next attempt finds them
+            if attempt < 2 and type(exc).__name__ in ("IntegrityError", "OperationalError"):
+                time.sleep(1.0 + attempt)
+                continue
+            raise BenchError(f"cannot open the Optuna storage {shown_url(url)}: "
+                             f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+    raise AssertionError("unreachable")
 
 
 def find_study(storage: Any, name: str) -> Any | None:
