@@ -12,6 +12,11 @@ its version and canonical hyperparameters). Whatever separates two groups that w
 and column is added to the row label (``gnah [preset=small]``, ``gnah [v1]``), so nothing that
 differs is ever averaged and every difference is visible. The expected seeds of a group are the
 seeds its runs asked for; a cell says how many finished and which failed or are missing.
+
+Results of ``bench tune`` (records with a ``tuning`` origin, definitions naming their study) are
+their own groups, labelled ``gnah (tuned: 40 trials)``; :func:`tuning_table` sets each beside
+the untuned group of the same setting ("default vs tuned", ``leaderboard_tuning.csv`` and a
+section of ``leaderboard.md``). Pruned search trials are never results.
 """
 
 from __future__ import annotations

@@ -324,7 +324,9 @@ def search_cell(req: TuneRequest, cell: Cell, run_id: str, log: Log) -> CellOutc
                 f"{', '.join(map(str, stale))}) marked failed; they do not count")
         done = len(studies.counted(study))
         todo = max(0, req.trials - done)
-        log(f"bench: {cell.name}: {done} of {req.trials} trial(s) done, {todo} to run "
+        more = (f" (more than --trials: its best among the first {req.trials} is used)"
+                if done > req.trials else "")
+        log(f"bench: {cell.name}: {done} of {req.trials} trial(s) done{more}, {todo} to run "
             f"(scheduler {cell.scheduling.scheduler}, at most {req.max_concurrent} at once; "
             f"space {', '.join(f'{k}={v}' for k, v in describe_space(cell.space).items())})")
         if todo:
