@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.errors import BenchError
+from bench.files import sqlite_url, url_scheme
 
 EXPERIMENT = "bench"
 SCHEMES = ("sqlite", "http", "https", "file", "databricks", "postgresql", "mysql", "mssql")
@@ -32,13 +33,12 @@ Warn = Callable[[str], None]
 
 
 def default_tracking_uri(results_dir: Path) -> str:
-    return f"sqlite:///{(Path(results_dir).resolve() / 'mlflow.db').as_posix()}"
+    return sqlite_url(Path(results_dir) / "mlflow.db")
 
 
 def check_uri(uri: str) -> None:
     """A one-line BenchError for a URI MLflow cannot use at all (bad input, not an outage)."""
-    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
-    if scheme not in SCHEMES:
+    if url_scheme(uri) not in SCHEMES:
         raise BenchError(f"--tracking-uri {uri!r}: not an MLflow tracking URI (expected "
                          "sqlite:///ABS/PATH.db or http(s)://HOST:PORT)")
 

@@ -168,6 +168,16 @@ def trial_callback(study: str, base: TrialConfig, tracking: tuple[str, str, str]
                       "stage": "fit", "score": last.get(VALIDATION_METRIC), "rounds": rounds,
                       "written_by": "driver (the trial was stopped before it wrote one)"}))
 
+        def _error(self, trial: Any) -> str:
+            """The error a failed trial recorded (type, message, traceback file)."""
+            cfg = search_config(base, study, trial.config["number"], trial.config["hp"])
+            rec = store.read(cfg.method, cfg.dataset, cfg.key)
+            if rec is None or rec.error is None:
+                return "the trial ended without a record (see Ray's log above)"
+            where = f"; traceback {store.root / rec.error.traceback_file}" \
+                if rec.error.traceback_file else ""
+            return f"{rec.error.type}: {rec.error.message[:200]}{where}"
+
         def _end(self, trial: Any, status: str, score: float | None) -> None:
             self.ended += 1
             number = trial.config.get("number")
@@ -179,7 +189,7 @@ def trial_callback(study: str, base: TrialConfig, tracking: tuple[str, str, str]
                     else "finished",
                     "pruned": f"pruned after {rounds} round(s)"
                               + (f" (validation mAP {score:.4f})" if score is not None else ""),
-                    "failed": f"failed: {_error_line(trial)}"}[status]
+                    "failed": f"failed: {self._error(trial)}"}[status]
             best = (f"; best this run {self.best[0]:.4f} (trial {self.best[1]})"
                     if self.best else "")
             log(f"bench: {study}: trial {number} {what} [{self.ended}/{todo}]{best}")
@@ -196,11 +206,6 @@ def trial_callback(study: str, base: TrialConfig, tracking: tuple[str, str, str]
                             "failed": "FAILED"}[status])
 
     return StudyCallback()
-
-
-def _error_line(trial: Any) -> str:
-    text = str(getattr(trial, "error_msg", "") or "").strip().splitlines()
-    return text[-1][:300] if text else "see the trial's record and traceback"
 
 
 def run_search(*, base: TrialConfig, study: str, storage: Any, space: Mapping[str, Any],

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.files import atomic_write, atomic_write_bytes
+from bench.files import atomic_write, atomic_write_bytes, sqlite_url, url_scheme
 from bench.schema import canonical_json, digest
 
 STORAGE_FILE = "optuna.db"
@@ -33,13 +33,12 @@ Log = Callable[[str], None]
 
 
 def default_storage(results_dir: Path) -> str:
-    return f"sqlite:///{(Path(results_dir).resolve() / 'tune' / STORAGE_FILE).as_posix()}"
+    return sqlite_url(Path(results_dir) / "tune" / STORAGE_FILE)
 
 
 def check_storage_url(url: str) -> None:
     """A one-line BenchError for a URL that is no RDB storage URL."""
-    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
-    if scheme not in RDB_SCHEMES:
+    if "://" not in url or url_scheme(url) not in RDB_SCHEMES:
         raise BenchError(f"--storage {url!r}: not an Optuna RDB storage URL (expected "
                          "sqlite:///ABS/PATH.db or postgresql://USER@HOST/DB, ...)")
 

@@ -22,14 +22,15 @@ def summary_lines(summary: TuneSummary) -> list[str]:
         load = "load unknown"
     lines = ["", f"bench tune: done in {summary.wall_s:.0f} s ({os.cpu_count()} CPUs, {load}; "
                  f"run {summary.run_id})",
-             f"{'study':<52} {'trials (new)':>12}  finished/pruned/failed  best validation"]
+             f"{'study':<52} {'trials (new)':>12}  finished/pruned/failed  best validation"
+             f"{'':<10} search"]
     for o in summary.outcomes:
         c = o.counts
         best = (f"{o.best['validation_score']:.4f} (trial {o.best['best_trial']})"
                 if o.best else "none")
+        counts = f"{c.get('finished', 0)}/{c.get('pruned', 0)}/{c.get('failed', 0)}"
         lines.append(f"{o.cell.name:<52} {f'{o.counted} (+{o.new_trials})':>12}  "
-                     f"{c.get('finished', 0)}/{c.get('pruned', 0)}/{c.get('failed', 0):<17} "
-                     f"{best}")
+                     f"{counts:<22} {best:<25} {o.search_s:.0f} s")
         if o.best:
             lines.append(f"    best: {_params(o.best['params'])}")
         if o.problem:
