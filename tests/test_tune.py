@@ -20,7 +20,7 @@ from bench.plugins import FitContext, HashMethod, MethodSpec, PairedData
 from bench.results import ResultStore, load_codes
 
 DATA = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--preset", "small",
-        "--num-cpus", "2", "--max-concurrent", "1"]
+        "--num-cpus", "2", "--max-concurrent", "1", "--no-report"]
 #: a small GNAH: 20 epochs, one validation round every 5 (4 rounds, then the final report)
 GNAH = ["--methods", "gnah", "--bits", "16", "--budgets", "80", "--set", "gnah.epochs=20",
         "--set", "gnah.report_every=5", "--set", "gnah.hidden=256",
