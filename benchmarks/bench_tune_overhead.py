@@ -9,8 +9,9 @@ start, data loading in the worker, Optuna/Tune bookkeeping, MLflow and record wr
 ratio, and the fixed costs (Ray start, the driver's data step, outputs). Example::
 
     python benchmarks/bench_tune_overhead.py                       # cca-itq, 8 trials
+    python benchmarks/bench_tune_overhead.py --scheduler asha      # one process per trial
     python benchmarks/bench_tune_overhead.py --method gnah --trials 6 \\
-        --set epochs=50 --set report_every=10
+        --set epochs=100 --set report_every=10
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--budget", type=int, default=200)
     p.add_argument("--bits", type=int, default=32)
     p.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE")
+    p.add_argument("--scheduler", default="none", choices=["none", "asha"],
+                   help="none: worker processes serve several trials; asha: the ASHA path (one "
+                        "worker process per trial), with a grace period no trial reaches, so "
+                        "none is stopped and every trial compares with the direct call")
     p.add_argument("--results", default=None, help="results folder (default: a temporary one)")
     args = p.parse_args(argv)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -50,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     from bench.runner.trial import validation_score
     from bench.runner.tune import init_ray
     from bench.tuning.driver import TuneRequest, tune
+    from bench.tuning.search import MAX_ROUNDS
 
     results = Path(args.results or tempfile.mkdtemp(prefix="bench_tune_overhead_"))
     overrides = {f"{args.method}.{k}": v for k, v in
@@ -60,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
                        preset=args.preset, budgets=[args.budget], seeds=[0],
                        overrides=overrides, dataset_options=options, results_dir=results,
                        execution=Execution(max_concurrent=1), report=False),
-        trials=args.trials, scheduler="none", final=False)
+        trials=args.trials, scheduler=args.scheduler, grace=MAX_ROUNDS, final=False)
 
     t0 = time.perf_counter()
     init_ray()
@@ -107,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     except OSError:
         load = "?"
     print(f"bench tune overhead: {args.method} on {args.dataset} ({options}), preset "
-          f"{args.preset}, budget {args.budget}, {args.bits} bits, {n} trials one at a time; "
+          f"{args.preset}, budget {args.budget}, {args.bits} bits, {n} trials one at a time, "
+          f"scheduler {args.scheduler}; "
           f"{os.cpu_count()} CPUs, load {load} at the end")
     print(f"direct call (fit + validation score), mean per configuration: {per_direct:.3f} s")
     print(f"search wall time per trial (Tuner.fit / trials):             {per_search:.3f} s")

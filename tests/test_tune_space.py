@@ -101,7 +101,8 @@ GNAH = ["--methods", "gnah"]
     ([*GNAH, "--storage", "redis://localhost"], "not an Optuna RDB storage URL"),
     ([*GNAH, "--study", "bad name!"], "--study 'bad name!'"),
     ([*GNAH, "--final-seeds", "0,x"], "final seeds must be integers"),
-    ([*GNAH, "--asha-grace", "0"], "--asha-grace must be at least 1"),
+    ([*GNAH, "--asha-grace", "0"], "--asha-grace must be from 1 to 100000 rounds"),
+    ([*GNAH, "--asha-grace", "100001"], "--asha-grace must be from 1 to 100000 rounds"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, extra, message):
     results = tmp_path / "results"

@@ -46,7 +46,7 @@ from bench.runner.trial import VALIDATION_METRIC, VALIDATION_RULE
 from bench.schema import ResultRecord, TrialConfig, digest
 from bench.splits import budget_label
 from bench.tuning import study as studies
-from bench.tuning.search import Scheduling
+from bench.tuning.search import MAX_ROUNDS, Scheduling
 from bench.tuning.space import Dimension, describe_space, fixed_params, method_space
 
 SCHEDULERS = ("auto", "asha", "none")
@@ -178,8 +178,8 @@ def check_tune(req: TuneRequest, log: Log = print) -> list[Cell]:
     if req.scheduler not in SCHEDULERS:
         raise BenchError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, got "
                          f"{req.scheduler!r}")
-    if req.grace < 1:
-        raise BenchError(f"--asha-grace must be at least 1 round, got {req.grace}")
+    if not 1 <= req.grace <= MAX_ROUNDS:
+        raise BenchError(f"--asha-grace must be from 1 to {MAX_ROUNDS} rounds, got {req.grace}")
     if req.reduction < 2:
         raise BenchError(f"--asha-reduction must be at least 2, got {req.reduction}")
     if not 0 <= req.search_seed <= MAX_SEED:
