@@ -118,6 +118,9 @@ def _auto_dataset(root: Path) -> tuple[str, list[str]]:
 
     found = detect_layouts(root)
     if not found:
+        from bench.io.dataset import raise_unreadable
+
+        raise_unreadable(root, list(LAYOUTS))
         raise BenchError(f"{root}: no known dataset layout; expected one of: "
                          + "; ".join(f"{n} ({lay.files})" for n, lay in LAYOUTS.items()))
     names = _real_dataset_names()
@@ -160,8 +163,9 @@ def check_folder(path: str | Path, dataset: str | None = None,
         layouts = [str(options["layout"])] if options and options.get("layout") else \
             detect_layouts(root, spec.layouts)
         if not layouts:
-            from bench.io.dataset import describe_layouts
+            from bench.io.dataset import describe_layouts, raise_unreadable
 
+            raise_unreadable(root, spec.layouts)
             raise BenchError(f"{root}: no {dataset} layout found; expected one of: "
                              f"{describe_layouts(spec.layouts)}")
     else:

@@ -124,37 +124,38 @@ class Entry:
 
 
 def entries(records: Iterable[ResultRecord]) -> list[Entry]:
-    """Finished and failed records with row labels that separate every pair of groups that
-    would otherwise share a cell (pruned records are not results)."""
+    """Finished and failed records (pruned ones are not results) with row labels that make
+    every row homogeneous within a dataset's columns: when the groups of one label on one
+    dataset differ in anything the columns do not show (preset, versions, data fingerprint,
+    encoder, ...), each label names its values of those fields."""
     out = [Entry(r, method_label(r), _label(r.dataset, r.dataset_options, {}))
            for r in records if r.status in ("finished", "failed")]
-    cells: dict[tuple, set[str]] = defaultdict(set)
-    by_group: dict[str, Entry] = {}
+    flat: dict[str, dict[str, Any]] = {}
+    blocks: dict[tuple[str, str], set[str]] = defaultdict(set)
+    cells: dict[tuple[str, str, str, int], set[str]] = defaultdict(set)
     for e in out:
-        by_group.setdefault(e.group, e)
+        if e.group not in flat:
+            d: dict[str, Any] = {}
+            _flatten("", {k: v for k, v in e.record.definition.items() if k not in _SHOWN}, d)
+            flat[e.group] = d
+        blocks[(e.label, e.dataset)].add(e.group)
         for b in e.record.bits:
             cells[(e.label, e.dataset, e.record.budget, b)].add(e.group)
-    separating: dict[str, set[str]] = defaultdict(set)
-    for (label, *_), groups in cells.items():
-        if len(groups) < 2:
-            continue
-        flat = []
-        for g in groups:
-            d: dict[str, Any] = {}
-            defn = {k: v for k, v in by_group[g].record.definition.items() if k not in _SHOWN}
-            _flatten("", defn, d)
-            flat.append(d)
-        keys = set().union(*flat)
-        differing = {k for k in keys if len({repr(f.get(k)) for f in flat}) > 1}
-        if not differing:  # e.g. parameters the label does not show: name them all
-            differing = {"group"}
-        separating[label] |= differing
+    shared = {cell[:2] for cell, groups in cells.items() if len(groups) > 1}
+    separating: dict[tuple[str, str], list[str]] = {}
+    for block, groups in blocks.items():
+        views = [flat[g] for g in groups]
+        keys = set().union(*views)
+        differing = sorted(k for k in keys if len({repr(v.get(k)) for v in views}) > 1)
+        if not differing and block in shared:
+            differing = ["group"]  # e.g. parameters the label does not show
+        if differing:
+            separating[block] = differing
     for e in out:
-        fields_ = sorted(separating.get(e.label, ()))
+        fields_ = separating.get((e.label, e.dataset))
         if fields_:
-            flat_e: dict[str, Any] = {"group": e.group}
-            _flatten("", e.record.definition, flat_e)
-            e.label += " [" + ", ".join(_suffix(f, flat_e.get(f)) for f in fields_) + "]"
+            values = {**flat[e.group], "group": e.group}
+            e.label += " [" + ", ".join(_suffix(f, values.get(f)) for f in fields_) + "]"
     return out
 
 

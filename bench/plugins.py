@@ -279,8 +279,10 @@ class FitContext:
 
     ``report(epoch, **metrics)`` records progress (Ray Tune + MLflow, step = epoch).
     ``validate()`` returns the harness-computed validation mAP of the method's *current* encoder
-    (mean of both directions at the first requested bit length) on the validation split, which
-    never touches the query set; methods use it for model selection and early stopping.
+    (mean of both directions at the first requested bit length): the validation split's items
+    ranked against a held-out database (a seeded sample of at most 1,000 training-pool items,
+    never a query's own pair, never the query set). Methods use it for model selection and
+    early stopping; it encodes the validation and database items each time it is called.
     """
 
     validation: PairedData | None

@@ -2,8 +2,9 @@
 each trial logs its own child run (params, per-epoch metrics, final metrics, codes and record
 artifacts, tags).
 
-Tracking never decides a result. Trials write their record and codes before their final
-tracking calls; every call is bounded (HTTP timeout and retries below, unless the environment
+Tracking never decides a result. Trials make no tracking call before their record and codes
+are written (per-epoch metrics are kept and logged afterwards, with their steps and times);
+every call is bounded (HTTP timeout and retries below, unless the environment
 sets them) and a failing call disables tracking for that run with one warning, so an MLflow
 outage costs at most one bounded wait per trial and never fails a trial or the run.
 
@@ -175,6 +176,20 @@ class RunLogger:
                 _retry(lambda c=chunk: self._client.log_batch(self.run_id, metrics=c))
 
         if self.active:
+            self._call(go)
+
+    def log_history(self, history: list[tuple[int, float, Mapping[str, float]]]) -> None:
+        """Per-step metrics recorded earlier: (step, unix time, {name: value}) each."""
+        def go() -> None:
+            from mlflow.entities import Metric
+
+            items = [Metric(k, float(v), int(t * 1000), step) for step, t, metrics in history
+                     for k, v in sorted(metrics.items()) if v == v]
+            for i in range(0, len(items), 500):
+                chunk = items[i:i + 500]
+                _retry(lambda c=chunk: self._client.log_batch(self.run_id, metrics=c))
+
+        if self.active and history:
             self._call(go)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:

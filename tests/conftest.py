@@ -33,3 +33,47 @@ def _ray_shutdown():
             ray.shutdown()
     except ImportError:
         pass
+
+
+def register_plugins(methods: dict[str, str] | None = None,
+                     datasets: dict[str, str] | None = None) -> None:
+    """Register test plugins (name -> "module:attr") with the registries, once per session."""
+    from bench import registry
+
+    for reg, entries in ((registry.methods, methods or {}), (registry.datasets, datasets or {})):
+        for name, location in entries.items():
+            if name not in reg.names():
+                reg.register(name, location)
+
+
+def toy_dataset_spec(name: str, entry: str, query: int, validation: int):
+    """The spec of a small generated feature dataset with one preset ``p`` (test plugins)."""
+    from bench.plugins import DatasetSpec, Preset
+
+    return DatasetSpec(name=name, entry=entry, version="1",
+                       provides=("image_features", "text_features", "labels"),
+                       presets={"p": Preset("p", query=query, validation=validation, seed=0)},
+                       default_preset="p", needs_root=False)
+
+
+def single_label_dataset(name: str, y, image_features, text_features, n_classes: int):
+    """A loaded dataset of single-label items (class ids ``y``) with the given features."""
+    import numpy as np
+
+    from bench.plugins import LoadedDataset, PairedData
+
+    items = PairedData(index=np.arange(len(y)),
+                       image_features=np.asarray(image_features, dtype=np.float32),
+                       text_features=np.asarray(text_features, dtype=np.float32),
+                       labels=np.eye(n_classes, dtype=np.uint8)[y])
+    return LoadedDataset(name, items, [f"c{i}" for i in range(n_classes)])
+
+
+def toy_method_spec(name: str, entry: str, defaults: dict | None = None,
+                    multi_bit: bool = False):
+    """The spec of an unsupervised test method reading image and text features."""
+    from bench.plugins import MethodSpec
+
+    return MethodSpec(name=name, entry=entry, version="1", supervision="unsupervised",
+                      inputs=("image_features", "text_features"), multi_bit=multi_bit,
+                      defaults=defaults or {}, reference={"paper": "none"})

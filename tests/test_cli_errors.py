@@ -22,6 +22,12 @@ def assert_user_error(proc: subprocess.CompletedProcess, pattern: str) -> None:
     assert pattern in lines[0], lines[0]
 
 
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 SMALL = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--preset", "small"]
 
 
@@ -37,12 +43,25 @@ SMALL = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--p
     (["--methods", "lsh", "--budgets", "-5"], "budget '-5' must be"),
     (["--methods", "lsh", "--set", "lsh.nope=1"], "has no hyperparameter 'nope'"),
     (["--methods", "lsh", "--preset", "nonexistent"], "has no preset 'nonexistent'"),
+    # issue 10: checked in the driver, before anything runs (no data generated either)
+    (["--methods", "cca-itq", "--set", "cca-itq.reg=abc"],
+     "parameter 'reg' must be float >= 0"),
+    (["--methods", "gnah", "--set", "gnah.variant=D"], "parameter 'variant' must be 'full'"),
+    (["--methods", "lsh", "--seeds", "-1"], "seeds must be integers from 0"),
+    (["--methods", "lsh", "--budgets", "999999"], "larger than the training pool (8500"),
+    (["--methods", "lsh", "--num-cpus", "0"], "--num-cpus must be at least 1"),
+    (["--methods", "lsh", "--max-concurrent", "0"], "--max-concurrent must be at least 1"),
+    pytest.param(["--methods", "lsh", "--device", "cuda"], "CUDA is not available",
+                 marks=pytest.mark.skipif(cuda_available(), reason="this machine has CUDA")),
+    (["--methods", "lsh", "--encoder-weights", "/missing/file.pt"],
+     "encoder weights file /missing/file.pt does not exist"),
+    (["--methods", "lsh", "--tracking-uri", "mlflow.db"], "not an MLflow tracking URI"),
 ])
 def test_run_bad_input(tmp_path, args, pattern):
     results = tmp_path / "results"
     proc = bench("run", *args, "--results", str(results), cwd=tmp_path)
     assert_user_error(proc, pattern)
-    for folder in ("records", "codes", "mlartifacts"):
+    for folder in ("records", "codes", "mlartifacts", "cache"):
         assert not (results / folder).exists()
     assert not (results / "leaderboard.csv").exists()
 
@@ -68,3 +87,9 @@ def test_corrupt_record_is_quarantined_and_the_rest_used(tmp_path):
 def test_missing_results_folder(tmp_path):
     proc = bench("leaderboard", "--results", str(tmp_path / "none"), cwd=tmp_path)
     assert_user_error(proc, "does not exist")
+
+
+def test_corrupt_mat_file_is_named_by_datasets_check(tmp_path):
+    (tmp_path / "data.mat").write_bytes(bytes(range(256)) * 20)
+    proc = bench("datasets", "check", str(tmp_path), cwd=tmp_path)
+    assert_user_error(proc, "cannot read it as a MATLAB file")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import register_plugins, toy_method_spec
 
-from bench import registry
 from bench.cli import main
-from bench.plugins import FitContext, HashMethod, MethodSpec, PairedData
+from bench.plugins import FitContext, HashMethod, PairedData
 from bench.results import ResultStore
 
 SMALL = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--preset", "small"]
@@ -22,10 +22,8 @@ SMALL = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--p
 class Flaky(HashMethod):
     """Fails for the seed named by ``fail_seed``; optionally breaks the MLflow store."""
 
-    spec = MethodSpec(name="flaky", entry="test_failures:Flaky", version="1",
-                      supervision="unsupervised", inputs=("image_features", "text_features"),
-                      multi_bit=True, defaults={"fail_seed": -1, "break_tracking": ""},
-                      reference={"paper": "none"})
+    spec = toy_method_spec("flaky", "test_failures:Flaky",
+                           {"fail_seed": -1, "break_tracking": ""}, multi_bit=True)
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         ctx.report(1, loss=1.0)
@@ -43,8 +41,7 @@ class Flaky(HashMethod):
 
 @pytest.fixture(scope="module", autouse=True)
 def flaky_registered():
-    if "flaky" not in registry.methods.names():
-        registry.methods.register("flaky", "test_failures:Flaky.spec")
+    register_plugins(methods={"flaky": "test_failures:Flaky.spec"})
 
 
 def records(results: Path) -> dict[int, object]:
@@ -117,3 +114,31 @@ def test_tracking_outage_during_a_trial_keeps_its_result(tmp_path, capsys):
     assert rec.status == "finished" and rec.metrics and rec.tracking_error
     raw = json.loads(next((tmp_path / "records").rglob("*.json")).read_text())
     assert raw["codes"]["sha256"] and (tmp_path / raw["codes"]["file"]).is_file()
+
+
+def test_driver_api_and_pruned_trials(tmp_path):
+    """The API other drivers (bench tune) use: plan a typed request, run one trial with a
+    reporter; a reporter raising TrialPruned leaves a 'pruned' record, never a result."""
+    from bench.leaderboard import write_leaderboard
+    from bench.runner.driver import RunRequest, check_request, plan
+    from bench.runner.trial import TrialPruned, run_trial
+
+    req = RunRequest(methods=["flaky"], bits=[16], dataset="synthetic-features",
+                     preset="small", dataset_options={"n_items": 600}, seeds=[0, 1],
+                     results_dir=tmp_path, tracking_uri="none")
+    check_request(req)
+    p = plan(req, log=lambda msg: None)
+    assert [c.seed for c in p.todo] == [0, 1] and p.skipped == []
+    finished = run_trial(p.todo[0], log=lambda msg: None)
+    assert finished.status == "finished" and finished.validation["database"] > 0
+
+    def stop(metrics):
+        if metrics.get("epoch") == 1:
+            raise TrialPruned("validation below the median at epoch 1")
+
+    pruned = run_trial(p.todo[1], report=stop, log=lambda msg: None)
+    assert pruned.status == "pruned" and not pruned.metrics and pruned.codes is None
+    assert "median" in pruned.validation["last"]
+    md = write_leaderboard(tmp_path)["markdown"].read_text()
+    assert "(n=1/2; missing: seed 1)" in md  # a pruned trial is no result
+    assert plan(req, log=lambda msg: None).skipped == [p.todo[0].key]

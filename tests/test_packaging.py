@@ -56,3 +56,22 @@ def test_wheel_installs_everything_under_bench(tmp_path):
         for init in (REPO_ROOT / folder).rglob("__init__.py"):
             rel = init.relative_to(REPO_ROOT / folder).as_posix()
             assert f"{prefix}/{rel}" in names, rel
+
+
+def test_default_job_needs_only_the_core_install(tmp_path):
+    """open_clip (the bundled CLIP of the default data) is a core dependency; without it the
+    default job stops with one line naming the package, before anything runs."""
+    from importlib.metadata import requires
+
+    core = {d.split(">")[0].split("=")[0].split("[")[0].split(";")[0].strip().lower()
+            for d in requires("cmh-bench") or () if "extra ==" not in d}
+    assert {"open_clip_torch", "torchvision", "mambapy"} <= core
+    code = ("import sys; sys.modules['open_clip'] = None; from bench.cli import main; "
+            f"raise SystemExit(main(['run', '--methods', 'lsh,cca-itq', '--results', "
+            f"{str(tmp_path / 'r')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "needs open_clip_torch" in lines[0] and "pip install" in lines[0]
+    assert not (tmp_path / "r" / "cache").exists()

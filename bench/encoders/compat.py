@@ -39,8 +39,24 @@ def _define_schemas() -> None:
             _LIBRARY.define(schema)
 
 
+def missing_open_clip() -> str | None:
+    """A one-line remedy when open_clip or torchvision is not installed, else None."""
+    import importlib.util
+
+    for module, package in (("open_clip", "open_clip_torch"), ("torchvision", "torchvision")):
+        if importlib.util.find_spec(module) is None:
+            return (f"the frozen encoder needs {package} (a core dependency of cmh-bench, "
+                    f"missing here): reinstall with `pip install -e .` or `pip install {package}`")
+    return None
+
+
 def import_torchvision() -> ModuleType:
     """``torchvision``, applying the remedy above only if the plain import fails."""
+    problem = missing_open_clip()
+    if problem:
+        from bench.errors import BenchError
+
+        raise BenchError(problem)
     with _LOCK:
         try:
             import torchvision

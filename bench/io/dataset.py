@@ -28,6 +28,18 @@ def describe_layouts(names: Sequence[str]) -> str:
     return "; ".join(f"{n} ({LAYOUTS[n].files})" for n in names)
 
 
+def raise_unreadable(root: Path, layouts: Sequence[str]) -> None:
+    """When no layout is detected in ``root``, an unreadable data file there is the likelier
+    problem: raise its read error ("cannot read it as a MATLAB file ..."), if any."""
+    for path in _mat_files(root):
+        if scan_mat(path) is None:
+            mat_variables(path)
+    if "features" in layouts:
+        for path in _feature_candidates(root):
+            if path.suffix.lower() != ".mat":
+                load_table(path)
+
+
 class RealDataset(DatasetPlugin):
     """A dataset read from the user's folder (``--data-root``) in one of ``layouts``."""
 
@@ -54,13 +66,7 @@ class RealDataset(DatasetPlugin):
             fitting.sort(key=lambda n: n != "text" if txt else n == "text")
             found = fitting[:1] or found
         if not found:
-            for path in _mat_files(root):  # an unreadable file is the likelier problem
-                if scan_mat(path) is None:
-                    mat_variables(path)
-            if "features" in self.layouts:
-                for path in _feature_candidates(root):
-                    if path.suffix.lower() != ".mat":
-                        load_table(path)
+            raise_unreadable(root, self.layouts)
             raise BenchError(f"{root}: no {self.spec.name} layout found; expected one of: "
                              f"{describe_layouts(self.layouts)}")
         return found[0]

@@ -1,1 +1,4 @@
-"""Turning a `bench run` request into trials and running them (Ray Tune)."""
+"""Running benchmarks: ``driver`` (a typed request -> checked, planned, executed trials and a
+summary; the one entry point of ``bench run``, ``bench tune`` and tests), ``grid`` (complete
+trial configs), ``data`` (dataset loading and splits), ``trial`` (one trial, whatever happens it
+leaves a record), ``tune`` (Ray Tune) and ``local`` (in-process)."""

@@ -206,12 +206,18 @@ def _check_device(req: RunRequest) -> None:
 def _check_encoder_file(req: RunRequest, dspec: Any) -> None:
     """The encoder's weights file must exist when the run may need it (the dataset has no
     features of its own, or an encoder is named)."""
+    from bench.encoders.compat import missing_open_clip
     from bench.encoders.models import BUNDLED, locate_weights
 
     if req.encoder is not None or req.encoder_weights:
         locate_weights(req.encoder or BUNDLED, req.encoder_weights)
     elif not dspec.needs_root and not {"image_features", "text_features"} <= set(dspec.provides):
         locate_weights(BUNDLED, None)
+    else:
+        return
+    problem = missing_open_clip()
+    if problem:
+        raise BenchError(problem)
 
 
 def _check_budgets_cheaply(req: RunRequest, dspec: Any, preset: Any) -> None:

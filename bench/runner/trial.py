@@ -4,8 +4,8 @@
 in-process executor and tests call it directly. Whatever happens, the trial leaves a record:
 ``finished`` (metrics, codes), ``failed`` (error type and message, stage, traceback file,
 attempt, node, timing; then the exception propagates) or ``pruned`` (a reporter raised
-:class:`TrialPruned`). The record and codes are written before the final tracking calls, and
-tracking is best effort (``bench.tracking``).
+:class:`TrialPruned`). No tracking call happens before the record and codes are written
+(per-epoch metrics are kept and logged after), and tracking is best effort (``bench.tracking``).
 
 A *search* trial (``bench tune``, ``search=True``) scores every ``ctx.report`` round on the
 held-out validation split (reported as :data:`VALIDATION_METRIC`, so a scheduler can stop it
@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -34,7 +35,7 @@ import numpy as np
 from bench import registry
 from bench.environment import environment
 from bench.errors import BenchError
-from bench.fingerprint import method_source
+from bench.fingerprint import data_fingerprint, method_source
 from bench.metrics import PROTOCOL, evaluate_retrieval, pack_codes
 from bench.plugins import FitContext, HashMethod, PairedData
 from bench.results import ResultStore
@@ -87,35 +88,30 @@ def resolve_device(requested: str) -> str:
 def limited_threads(n: int) -> Iterator[int]:
     """Pin torch, numba and BLAS/OpenMP thread pools to ``n`` threads (restored after)."""
     n = max(1, int(n))
-    saved: list[Callable[[], None]] = []
-    try:
-        import torch
-
-        before = torch.get_num_threads()
-        torch.set_num_threads(n)
-        saved.append(lambda: torch.set_num_threads(before))
-    except ImportError:
-        pass
-    try:
-        import numba
-
-        before_nb = numba.get_num_threads()
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-        saved.append(lambda: numba.set_num_threads(before_nb))
-    except ImportError:
-        pass
     with contextlib.ExitStack() as stack:
+        try:  # registered first, so restored last (after the OpenMP pools below)
+            import torch
+
+            stack.callback(torch.set_num_threads, torch.get_num_threads())
+            torch.set_num_threads(n)
+        except ImportError:
+            pass
+        try:
+            import numba
+
+            stack.callback(numba.set_num_threads, numba.get_num_threads())
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        except ImportError:
+            pass
         try:
             from threadpoolctl import threadpool_limits
 
             stack.enter_context(threadpool_limits(limits=n))
         except ImportError:
             pass
-        try:
-            yield n
-        finally:
-            for restore in reversed(saved):
-                restore()
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(n)  # threadpoolctl may have reset OpenMP
+        yield n
 
 
 def encode_both(method: HashMethod, data: PairedData) -> dict[str, dict[int, np.ndarray]]:
@@ -210,12 +206,10 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
         tracker.finish(record, store, "FAILED")
         raise
     tracker.finish(record, store, "FINISHED")
-    if search:
-        report({FINAL_MARKER: 1, VALIDATION_METRIC: record.validation.get("score")})
-    else:
-        report({FINAL_MARKER: 1, **{f"map_{d}_{b}": m[d]["map_all"]
-                                    for b, m in record.metrics.items()
-                                    for d in m if m[d]["map_all"] is not None}})
+    # Only the held-out validation score goes to Ray Tune (schedulers, searchers): test-query
+    # metrics are in the record and never reach a tuner.
+    score = record.validation.get("score")
+    report({FINAL_MARKER: 1, **({VALIDATION_METRIC: score} if score is not None else {})})
     return record
 
 
@@ -243,6 +237,11 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
     t0 = time.perf_counter()
     ds = load_dataset(cfg.dataset, cfg.data_root, cfg.cache_dir,
                       dict(cfg.definition.dataset_options))
+    expected = cfg.definition.data_fingerprint
+    if expected and data_fingerprint(ds, cfg.data_root) != expected:
+        raise BenchError(f"the data loaded here ({cfg.data_root or cfg.dataset}) is not the "
+                         "data the run was planned with (content fingerprint differs); every "
+                         "node must see the same dataset files")
     ds = with_features(ds, spec.inputs, cfg.encoder, cfg.cache_dir, log=log)
     preset = dspec.preset(cfg.preset_name)
     data = prepare(ds, preset, cfg.budget, cfg.seed, spec.inputs, spec.labels_at_encode)
@@ -351,11 +350,14 @@ def _search_record(cfg: TrialConfig, spec: Any, method: HashMethod, data: TrialD
 
 
 class _TrialTracker:
-    """A trial's MLflow child run, created lazily (first epoch or the end) and best effort."""
+    """A trial's MLflow child run, best effort. Nothing is sent before the record and codes
+    are written: per-epoch metrics are kept (with their times) and logged at the end, so a
+    tracking outage can neither lose a result nor slow the timed steps."""
 
     def __init__(self, cfg: TrialConfig, log: Log):
         self.cfg, self.log = cfg, log
         self.logger: Any = None
+        self.history: list[tuple[int, float, dict[str, float]]] = []
 
     def _open(self) -> Any:
         if self.logger is None and self.cfg.tracking is not None:
@@ -382,9 +384,9 @@ class _TrialTracker:
         return self.logger
 
     def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        logger = self._open()
-        if logger is not None and metrics:
-            logger.log_metrics({f"train.{k}": v for k, v in metrics.items()}, step=epoch)
+        if self.cfg.tracking is not None and metrics:
+            self.history.append((epoch, time.time(),
+                                 {f"train.{k}": v for k, v in metrics.items()}))
 
     def finish(self, record: ResultRecord, store: ResultStore, status: str) -> None:
         """Final metrics, artifacts and status; then the record notes the run id (or why
@@ -392,6 +394,7 @@ class _TrialTracker:
         logger = self._open()
         if logger is None:
             return
+        logger.log_history(self.history)
         if record.finished:
             final = {f"{d}.map_all.{b}": m[d]["map_all"] for b, m in record.metrics.items()
                      for d in m}

@@ -1,0 +1,60 @@
+"""Every built-in method keeps its declared version honest and its parameter rules valid
+(data-driven over all registered methods: a new plugin is covered without editing this file).
+
+A failure message says exactly what to do: when a method's source changed, decide whether its
+results can change (then bump ``SPEC.version``, part of every result key) and record the new
+fingerprint with ``python -m bench validate NAME --update-fingerprint``."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import REPO_ROOT
+
+from bench import registry
+from bench.fingerprint import fingerprint_problem, method_package_dir
+from bench.params import check_defaults
+
+
+def builtin_methods() -> list[str]:
+    out = []
+    for name in registry.methods.names():
+        folder = method_package_dir(registry.methods.get(name))
+        if folder is not None and folder.resolve().is_relative_to(REPO_ROOT / "methods"):
+            out.append(name)
+    return out
+
+
+@pytest.mark.parametrize("name", builtin_methods())
+def test_declared_version_matches_the_recorded_source(name):
+    problem = fingerprint_problem(registry.methods.get(name))
+    assert problem is None, problem
+
+
+@pytest.mark.parametrize("name", registry.methods.names())
+def test_defaults_satisfy_their_parameter_rules(name):
+    check_defaults(registry.methods.get(name))
+
+
+def test_a_source_change_without_a_new_fingerprint_is_caught(tmp_path, monkeypatch):
+    from bench.fingerprint import write_fingerprint
+    from bench.plugins import MethodSpec
+
+    pkg = tmp_path / "my_plugin"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "method.py").write_text("def encode():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = MethodSpec(name="mine", entry="my_plugin.method:Mine", version="1",
+                      supervision="unsupervised", inputs=("image_features",), multi_bit=False)
+    assert "no entry" in fingerprint_problem(spec)
+    write_fingerprint(spec)
+    assert fingerprint_problem(spec) is None
+    (pkg / "method.py").write_text("def encode():\n    return 2\n")
+    problem = fingerprint_problem(spec)
+    assert "source changed since version '1'" in problem and "bump SPEC.version" in problem
+    assert "python -m bench validate mine --update-fingerprint" in problem
+    bumped = MethodSpec(name="mine", entry="my_plugin.method:Mine", version="2",
+                        supervision="unsupervised", inputs=("image_features",), multi_bit=False)
+    assert "records version '1'" in fingerprint_problem(bumped)
+    write_fingerprint(bumped)
+    assert fingerprint_problem(bumped) is None
