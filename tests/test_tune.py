@@ -113,7 +113,7 @@ def test_mlflow_parent_run_per_study_and_child_run_per_trial(searched):
     assert len(finals) == 2
 
 
-def test_final_records_state_their_origin_and_form_a_tuned_row(searched):
+def test_final_records_state_their_origin_and_form_a_tuned_row(searched, capsys):
     study = study_of(searched)
     records = ResultStore(searched).load_records()
     assert sorted(r.seed for r in records) == [0, 1]
@@ -133,6 +133,15 @@ def test_final_records_state_their_origin_and_form_a_tuned_row(searched):
     assert "## Default vs tuned" in md
     long = pd.read_csv(searched / "leaderboard.csv")
     assert len(long) == 4 and long["method"].str.contains("tuned: 6 trials").all()
+    # bench ls runs names the origin of the final runs and of the search trials
+    capsys.readouterr()
+    assert main(["ls", "runs", "--results", str(searched)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(f"(tuned: study {study.study_name}, 6 trials)" in line for line in lines) == 2
+    trials = searched / "tune" / study.study_name / "trials"
+    assert main(["ls", "runs", "--results", str(trials)]) == 0
+    out = capsys.readouterr().out
+    assert all(f"(study {study.study_name}, trial {t.number})" in out for t in study.trials)
 
 
 def test_rerun_with_more_trials_runs_exactly_the_difference(searched, capsys):

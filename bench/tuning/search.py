@@ -227,9 +227,10 @@ def run_search(*, base: TrialConfig, study: str, storage: Any, space: Mapping[st
             search_alg=study_search(space, study, storage, sampler_seed),
             scheduler=make_scheduler(scheduling), num_samples=trials,
             max_concurrent_trials=max_concurrent,
-            # a worker process serves several trials (no process start, data loaded once);
-            # bench.tuning.trial gives a stopped trial's thread the time to write its record
-            reuse_actors=True,
+            # a worker process serves several trials (no process start), except under a
+            # scheduler that stops trials: with actor reuse Ray 2.60 was seen to leave the
+            # trial after a stopped one PENDING for good (its cached actor idle)
+            reuse_actors=scheduling.scheduler == "none",
             trial_name_creator=lambda t: f"trial-{t.config['number']}",
             trial_dirname_creator=lambda t: f"trial-{t.config['number']}-{t.trial_id}",
         ),

@@ -53,22 +53,12 @@ def pruning_reporter(report: Callable[[dict[str, Any]], None]) -> Callable[[dict
     return wrapped
 
 
-#: how long Ray waits for a stopped trial's thread before it reuses the worker process for
-#: the next trial (Ray's default, 2 s, can be too short for a pruned trial to write its record
-#: on a loaded machine; Ray then fails the next trial instead of starting it)
-THREAD_TIMEOUT_S = "60"
-
-
 def trainable(config: dict[str, Any], cell: dict[str, Any]) -> None:
     """The Ray Tune function trainable of a search."""
-    import os
-
     from ray import tune
 
     from bench.runner.trial import run_trial
 
-    # read by Ray in this worker process when it reuses it for the next trial
-    os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", THREAD_TIMEOUT_S)
     registry.methods.adopt(cell.get("plugins") or {})
     base = TrialConfig.from_dict(cell["trial"])
     cfg = search_config(base, cell["study"], config["number"], config["hp"])
