@@ -6,17 +6,18 @@ every item it is asked to encode)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from conftest import register_plugins, toy_method_spec
 from optuna.trial import TrialState
 
-from bench import registry
 from bench.cli import main
-from bench.plugins import FitContext, HashMethod, MethodSpec, PairedData
+from bench.plugins import FitContext, HashMethod, PairedData
 from bench.results import ResultStore, load_codes
 
 DATA = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--preset", "small",
@@ -175,12 +176,9 @@ class QuerySpy(HashMethod):
     """Writes every item index it is asked to encode (with the fit's work folder, which tells
     a search trial from a final run) to ``log``; codes from a scaled random projection."""
 
-    spec = MethodSpec(name="query-spy", entry="test_tune:QuerySpy", version="1",
-                      supervision="unsupervised", inputs=("image_features", "text_features"),
-                      multi_bit=False, iterative=True,
-                      defaults={"scale": 1.0, "log": ""},
-                      search_space={"scale": {"type": "uniform", "low": 0.5, "high": 2.0}},
-                      reference={"paper": "none"})
+    spec = replace(toy_method_spec("query-spy", "test_tune:QuerySpy",
+                                   defaults={"scale": 1.0, "log": ""}), iterative=True,
+                   search_space={"scale": {"type": "uniform", "low": 0.5, "high": 2.0}})
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         self.where = str(ctx.workdir)
@@ -198,8 +196,7 @@ class QuerySpy(HashMethod):
 
 @pytest.fixture(scope="module", autouse=True)
 def spy_registered():
-    if "query-spy" not in registry.methods.names():
-        registry.methods.register("query-spy", "test_tune:QuerySpy.spec")
+    register_plugins({"query-spy": "test_tune:QuerySpy.spec"})
 
 
 def test_search_never_encodes_or_evaluates_the_query_set(tmp_path):

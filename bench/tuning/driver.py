@@ -34,6 +34,7 @@ from bench.plugins import MethodSpec
 from bench.results import ResultStore
 from bench.runner.driver import (
     MAX_SEED,
+    Plan,
     RunRequest,
     check_request,
     execute,
@@ -396,19 +397,16 @@ def _stamp(store: ResultStore, cfg: TrialConfig) -> None:
         store.write_record(rec)
 
 
-def _check_validation(req: TuneRequest) -> None:
-    from bench.runner.data import load_dataset
-    from bench.splits import make_split
+def _check_validation(req: TuneRequest, p: Plan) -> None:
+    """The objective needs validation queries and their held-out database (the rule of
+    ``bench.runner.trial.validation_score``)."""
+    from bench.splits import validation_database
 
-    r = req.run
-    ds = load_dataset(r.dataset, str(Path(r.data_root).expanduser().resolve())
-                      if r.data_root else None, str(r.cache_path), dict(r.dataset_options))
-    preset = registry.datasets.get(r.dataset).preset(r.preset)
-    split = make_split(len(ds.items), preset, dict(ds.fixed_split) if ds.fixed_split else None,
-                       labels=ds.items.labels)
-    if len(split.validation) == 0 or len(split.train_pool) == 0:
-        raise BenchError(f"preset {preset.name!r} of {r.dataset} has no validation split (or "
-                         "no training pool for its held-out database); bench tune needs one")
+    split = p.split
+    if len(split.validation) == 0 or len(validation_database(split, req.search_seed)) == 0:
+        raise BenchError(f"preset {p.context.preset.name!r} of {req.run.dataset} has no "
+                         "validation split (or no training pool for its held-out database); "
+                         "bench tune needs one")
 
 
 def tune(req: TuneRequest, log: Log = print) -> TuneSummary:
@@ -421,7 +419,7 @@ def tune(req: TuneRequest, log: Log = print) -> TuneSummary:
     run_id = new_run_id()
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     p = plan(req.run, log, run_id)
-    _check_validation(req)
+    _check_validation(req, p)
     _define(req, cells, p.context)
     if req.study is not None:
         storage = studies.open_storage(req.storage_url, create=False)
