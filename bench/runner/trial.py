@@ -184,7 +184,7 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
                          "conditions": conditions}
         store.write_record(record)
     except TrialPruned as exc:
-        record = pruned_record(cfg, {"reason": str(exc) or None, "stage": stage.name,
+        record = pruned_record(cfg, {"last": str(exc) or None, "stage": stage.name,
                                      **exc.validation},
                                attempt=attempt, node=platform.node(),
                                timing={"total_s": time.time() - started,

@@ -164,7 +164,7 @@ def trial_callback(study: str, base: TrialConfig, tracking: tuple[str, str, str]
                     not rounds or rounds[-1][0] != last.get("epoch")):
                 rounds = [*rounds, [last.get("epoch"), last.get(VALIDATION_METRIC)]]
             store.write_record(pruned_record(
-                cfg, {"reason": f"stopped by the scheduler after round {len(rounds)}",
+                cfg, {"last": f"stopped by the scheduler after round {len(rounds)}",
                       "stage": "fit", "score": last.get(VALIDATION_METRIC), "rounds": rounds,
                       "written_by": "driver (the trial was stopped before it wrote one)"}))
 
