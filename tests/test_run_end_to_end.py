@@ -35,6 +35,11 @@ def test_records_codes_and_leaderboard(finished_run):
         assert r.mlflow_run_id and r.tracking_error is None
         assert r.definition["data_fingerprint"] and r.codes["sha256"]
         assert r.timing["conditions"]["threads"] == 1
+        stages = r.timing["stages"]  # each step's own time and peak memory (issue 17)
+        assert {"data", "fit", "encode", "validation", "evaluate", "store"} <= set(stages)
+        assert r.timing["fit_s"] == pytest.approx(stages["fit"]["s"], abs=1e-3)
+        assert stages["fit"]["peak_rss_mib"] > 0
+        assert r.timing["started_at"] < r.timing["ended_at"]
     long = pd.read_csv(finished_run / "leaderboard.csv")
     assert len(long) == 8 and set(long["direction"]) == {"i2t", "t2i"}
     pivot = (finished_run / "leaderboard.md").read_text()

@@ -58,6 +58,8 @@ def add_run_options(r: argparse.ArgumentParser) -> None:
                    help="GPU request of every trial (e.g. 1 or 0.5 on GPU clusters; default: "
                         "each method's own request, 0 for all methods on CPU-only machines)")
     r.add_argument("--force", action="store_true", help="redo finished results")
+    r.add_argument("--verbose", action="store_true",
+                   help="Ray Tune's own status table instead of the compact progress view")
     r.add_argument("--no-report", action="store_true",
                    help="skip the report of the run's dataset (RESULTS/report) at the end")
 
@@ -77,7 +79,7 @@ def request_from(args: argparse.Namespace, seeds: list[int] | None = None,
         experiment=args.experiment, force=args.force,
         execution=Execution(in_process=args.no_ray if in_process is None else in_process,
                             address=args.address, num_cpus=args.num_cpus,
-                            max_concurrent=args.max_concurrent),
+                            max_concurrent=args.max_concurrent, verbose=args.verbose),
         command=" ".join(sys.argv), report=not args.no_report)
 
 

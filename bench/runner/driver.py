@@ -19,6 +19,7 @@ request. The steps are public so that other drivers can reuse them:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -53,6 +54,11 @@ class Execution:
     address: str | None = None
     num_cpus: int | None = None  #: CPUs of the local Ray instance (default: all)
     max_concurrent: int | None = None  #: trials at once (default: as resources allow)
+    #: a Ray worker runs trial after trial, keeping its imports and loaded data (False: a fresh
+    #: worker process per trial, about 10 s each)
+    reuse_workers: bool = True
+    #: Ray Tune's own status table instead of the compact progress view
+    verbose: bool = False
 
 
 @dataclass(frozen=True)
@@ -334,17 +340,29 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
 
             errors = run_in_process(configs, log)
         else:
-            from bench.runner.tune import run_with_ray
-
-            errors = run_with_ray(configs, results, run_id, address=req.execution.address,
-                                  num_cpus=req.execution.num_cpus,
-                                  max_concurrent=req.execution.max_concurrent)
+            errors = _run_with_ray(configs, req, run_id)
         records = collect_records(configs, errors, run_id)
         status = "FINISHED" if all(r.finished for r in records) else "FAILED"
         return records
     finally:
         if parent is not None:
             parent[2].end(status)
+
+
+def _run_with_ray(configs: Sequence[TrialConfig], req: RunRequest,
+                  run_id: str) -> dict[str, str | None]:
+    """Ray Tune, shown as the compact progress view (Ray Tune's status table with
+    ``verbose``)."""
+    from bench.runner.progress import ProgressView
+    from bench.runner.tune import run_with_ray
+
+    ex = req.execution
+    view = contextlib.nullcontext() if ex.verbose else \
+        ProgressView(configs, req.results_path, run_id)
+    with view:
+        return run_with_ray(configs, req.results_path, run_id, address=ex.address,
+                            num_cpus=ex.num_cpus, max_concurrent=ex.max_concurrent,
+                            reuse_workers=ex.reuse_workers, verbose=ex.verbose)
 
 
 def _open_parent_run(req: RunRequest, results: Path, run_id: str, n_trials: int,

@@ -40,6 +40,8 @@ from bench.metrics import PROTOCOL, evaluate_retrieval, pack_codes
 from bench.plugins import FitContext, HashMethod, PairedData
 from bench.results import ResultStore
 from bench.runner.data import TrialData, load_dataset, prepare, with_features
+from bench.runner.progress import TrialProgress
+from bench.runner.stages import StageClock
 from bench.schema import (
     ErrorInfo,
     ResultRecord,
@@ -69,33 +71,50 @@ class TrialPruned(Exception):  # noqa: N818 - a signal, not an error
 
 
 def resolve_device(requested: str) -> str:
-    """``auto`` -> cuda when available, else cpu; ``cuda`` without CUDA is an error."""
+    """``auto`` -> cuda when available, else cpu; ``cuda`` without CUDA is an error. Torch is
+    imported only when a GPU driver is present or torch is imported already, so that a trial of
+    a numpy method never pays for it."""
     if requested == "cpu":
         return "cpu"
-    try:
-        import torch
+    available = False
+    if "torch" in sys.modules or gpu_driver_present():
+        try:
+            import torch
 
-        available = torch.cuda.is_available()
-    except ImportError:
-        available = False
+            available = torch.cuda.is_available()
+        except ImportError:
+            available = False
     if requested == "cuda" and not available:
         raise BenchError("--device cuda: CUDA is not available here (torch.cuda.is_available() "
                          "is False); use --device cpu or auto")
     return "cuda" if available else "cpu"
 
 
+#: files that exist where a GPU driver is installed (NVIDIA, AMD ROCm, WSL2's GPU bridge)
+GPU_DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
+
+
+def gpu_driver_present() -> bool:
+    """False when no GPU driver is installed (torch.cuda.is_available() is then False too)."""
+    return any(os.path.exists(p) for p in GPU_DRIVER_FILES)
+
+
 @contextlib.contextmanager
 def limited_threads(n: int) -> Iterator[int]:
-    """Pin torch, numba and BLAS/OpenMP thread pools to ``n`` threads (restored after)."""
+    """Pin torch, numba and BLAS/OpenMP thread pools to ``n`` threads (restored after). Torch
+    is not imported here: when it is not loaded yet, ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``
+    are set to ``n`` for the duration, so a torch loaded inside starts with ``n`` threads (and
+    keeps them)."""
     n = max(1, int(n))
     with contextlib.ExitStack() as stack:
-        try:  # registered first, so restored last (after the OpenMP pools below)
-            import torch
-
+        torch = sys.modules.get("torch")
+        if torch is not None:  # registered first, so restored last (after the OpenMP pools)
             stack.callback(torch.set_num_threads, torch.get_num_threads())
             torch.set_num_threads(n)
-        except ImportError:
-            pass
+        else:
+            for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                stack.callback(_restore_env, name, os.environ.get(name))
+                os.environ[name] = str(n)
         try:
             import numba
 
@@ -109,9 +128,16 @@ def limited_threads(n: int) -> Iterator[int]:
             stack.enter_context(threadpool_limits(limits=n))
         except ImportError:
             pass
-        if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(n)  # threadpoolctl may have reset OpenMP
+        if torch is not None:
+            torch.set_num_threads(n)  # threadpoolctl may have reset OpenMP
         yield n
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def encode_both(method: HashMethod, data: PairedData) -> dict[str, dict[int, np.ndarray]]:
@@ -156,42 +182,37 @@ def validation_score(method: HashMethod, data: TrialData) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-class _Stage:
-    """Which step a trial is in (recorded when it fails)."""
-
-    def __init__(self) -> None:
-        self.name = "setup"
-
-
 def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = None,
               log: Log | None = None, search: bool = False) -> ResultRecord:
     """Run one trial and return its record (also written to the results folder);
     ``search``: a search trial (see the module doc)."""
     cfg = cfg if isinstance(cfg, TrialConfig) else TrialConfig.from_dict(cfg)
     report = report or (lambda metrics: None)
-    log = log or (lambda msg: print(f"[{cfg.key}] {msg}", flush=True))
+    progress = TrialProgress.of(cfg)
+    log = progress.logger(log or (lambda msg: print(f"[{cfg.key}] {msg}", flush=True)))
     store = ResultStore(Path(cfg.results_dir))
     previous = store.read(cfg.method, cfg.dataset, cfg.key)
     attempt = previous.attempt + 1 if previous is not None and not previous.finished else 1
-    stage, started = _Stage(), time.time()
-    tracker = _TrialTracker(cfg, log)
+    started = time.time()
+    stage = StageClock(on_enter=progress.stage)
+    report = stage.harness(report)  # time waiting for Ray Tune is not the method's
+    tracker = _TrialTracker(cfg, log, progress)
     conditions = _conditions(cfg)
     try:
         with limited_threads(conditions["threads"]):
             record = _run(cfg, store, report, log, tracker, stage, search)
         record.attempt, record.threads = attempt, conditions["threads"]
-        record.timing = {**record.timing, "total_s": time.time() - started,
-                         "conditions": conditions}
+        record.timing = {**record.timing, **_times(started, stage), "conditions": conditions}
         store.write_record(record)
     except TrialPruned as exc:
         record = pruned_record(cfg, {"last": str(exc) or None, "stage": stage.name,
                                      **exc.validation},
                                attempt=attempt, node=platform.node(),
-                               timing={"total_s": time.time() - started,
-                                       "conditions": conditions},
+                               timing={**_times(started, stage), "conditions": conditions},
                                environment=environment())
         store.write_record(record)
         tracker.finish(record, store, "KILLED")
+        progress.end(record.status)
         return record
     except BaseException as exc:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -199,18 +220,26 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
         error = ErrorInfo(type=type(exc).__name__, message=_message(exc), stage=stage.name,
                           traceback_file=tb_file)
         record = failed_record(cfg, error, attempt=attempt, node=platform.node(),
-                               timing={"total_s": time.time() - started,
-                                       "conditions": conditions},
+                               timing={**_times(started, stage), "conditions": conditions},
                                environment=environment())
         store.write_record(record)
         tracker.finish(record, store, "FAILED")
+        progress.end(record.status)
         raise
     tracker.finish(record, store, "FINISHED")
+    progress.end(record.status)
     # Only the held-out validation score goes to Ray Tune (schedulers, searchers): test-query
     # metrics are in the record and never reach a tuner.
     score = record.validation.get("score")
     report({FINAL_MARKER: 1, **({VALIDATION_METRIC: score} if score is not None else {})})
     return record
+
+
+def _times(started: float, stage: StageClock) -> dict[str, Any]:
+    """Wall-clock span of the trial (unix times) and its steps' own times and peak memory."""
+    ended = time.time()
+    return {"total_s": ended - started, "started_at": round(started, 3),
+            "ended_at": round(ended, 3), "stages": stage.profile()}
 
 
 def _message(exc: BaseException) -> str:
@@ -230,11 +259,10 @@ def _conditions(cfg: TrialConfig) -> dict[str, Any]:
 
 
 def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
-         tracker: _TrialTracker, stage: _Stage, search: bool = False) -> ResultRecord:
+         tracker: _TrialTracker, stage: StageClock, search: bool = False) -> ResultRecord:
     spec = registry.methods.get(cfg.method)
     dspec = registry.datasets.get(cfg.dataset)
-    stage.name = "data"
-    t0 = time.perf_counter()
+    stage.enter("data")
     ds = load_dataset(cfg.dataset, cfg.data_root, cfg.cache_dir,
                       dict(cfg.definition.dataset_options))
     expected = cfg.definition.data_fingerprint
@@ -242,11 +270,14 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
         raise BenchError(f"the data loaded here ({cfg.data_root or cfg.dataset}) is not the "
                          "data the run was planned with (content fingerprint differs); every "
                          "node must see the same dataset files")
+    stage.enter("features")
     ds = with_features(ds, spec.inputs, cfg.encoder, cfg.cache_dir, log=log)
+    stage.enter("split")
     preset = dspec.preset(cfg.preset_name)
     data = prepare(ds, preset, cfg.budget, cfg.seed, spec.inputs, spec.labels_at_encode)
-    t_data = time.perf_counter() - t0
+    t_data = stage.seconds("data", "features", "split")
 
+    stage.enter("method")
     device = resolve_device(cfg.device)
     method = spec.load()(list(cfg.bits), cfg.params, cfg.seed, device)
     workdir = Path(cfg.results_dir) / "work" / cfg.key
@@ -268,25 +299,26 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
     ctx = FitContext(validation=data.validation, seed=cfg.seed, device=device, workdir=workdir,
                      dataset=cfg.dataset, report=on_epoch,
                      validate=lambda: validation_score(method, data), log=log)
-    stage.name = "fit"
-    t1 = time.perf_counter()
+    stage.enter("fit")
     method.fit(data.train, ctx)
-    t_fit = time.perf_counter() - t1
     used_index = (data.train_index if method.train_rows_used is None
                   else data.train_index[method.train_rows_used])
     if search:
-        return _search_record(cfg, spec, method, data, ds, used_index, rounds,
-                              {"data_s": t_data, "fit_s": t_fit}, device)
+        stage.enter("validation")
+        record = _finished_record(cfg, spec, method, data, ds, used_index, device,
+                                  validation_score(method, data))
+        record.validation["rounds"] = [[epoch, score] for epoch, score in rounds]
+        record.timing = {"data_s": t_data, "fit_s": stage.seconds("fit"),
+                         "validation_s": stage.seconds("validation")}
+        return record
 
-    stage.name = "encode"
-    t2 = time.perf_counter()
+    stage.enter("encode")
     q_codes = encode_both(method, data.query)
     r_codes = encode_both(method, data.retrieval)
-    t_encode = time.perf_counter() - t2
+    stage.enter("validation")
     val = validation_score(method, data)
 
-    stage.name = "evaluate"
-    t3 = time.perf_counter()
+    stage.enter("evaluate")
     k_values = cfg.definition.k_values or tuple(PROTOCOL["k_values"])
     q_labels, r_labels = data.labels[data.query_index], data.labels[data.retrieval_index]
     metrics: dict[str, Any] = {}
@@ -302,21 +334,22 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
         for role, codes in (("q", q), ("r", r)):
             arrays[f"{role}_img_{b}"] = pack_codes(codes["image"])
             arrays[f"{role}_txt_{b}"] = pack_codes(codes["text"])
-    t_eval = time.perf_counter() - t3
 
-    stage.name = "store"
+    stage.enter("store")
     codes = store.write_codes(cfg.key, arrays)
     record = _finished_record(cfg, spec, method, data, ds, used_index, device, val)
     record.split["database_order_checksum"] = index_checksum({"retrieval": data.retrieval_index})
     record.metrics, record.protocol, record.codes = metrics, dict(PROTOCOL), codes
-    record.timing = {"data_s": t_data, "fit_s": t_fit, "encode_s": t_encode, "eval_s": t_eval}
+    record.timing = {"data_s": t_data, "fit_s": stage.seconds("fit"),
+                     "encode_s": stage.seconds("encode"), "eval_s": stage.seconds("evaluate")}
     return record
 
 
 def _finished_record(cfg: TrialConfig, spec: Any, method: HashMethod, data: TrialData,
                      ds: Any, used_index: np.ndarray, device: str,
                      val: float | None) -> ResultRecord:
-    """The fields of a finished record that do not depend on query evaluation."""
+    """The fields of a finished record that do not depend on query evaluation (a search
+    trial's record has only these, with the validation rounds)."""
     return ResultRecord(
         key=cfg.key, status="finished", **record_identity(cfg),
         resolved_params=method.resolved_params,
@@ -336,26 +369,13 @@ def _finished_record(cfg: TrialConfig, spec: Any, method: HashMethod, data: Tria
     )
 
 
-def _search_record(cfg: TrialConfig, spec: Any, method: HashMethod, data: TrialData, ds: Any,
-                   used_index: np.ndarray, rounds: list[tuple[int, float | None]],
-                   timing: dict[str, float], device: str) -> ResultRecord:
-    """A search trial's record: the final model's validation score and the per-round scores;
-    nothing of the query set or the retrieval database."""
-    t0 = time.perf_counter()
-    val = validation_score(method, data)
-    record = _finished_record(cfg, spec, method, data, ds, used_index, device, val)
-    record.validation["rounds"] = [[epoch, score] for epoch, score in rounds]
-    record.timing = {**timing, "validation_s": time.perf_counter() - t0}
-    return record
-
-
 class _TrialTracker:
     """A trial's MLflow child run, best effort. Nothing is sent before the record and codes
     are written: per-epoch metrics are kept (with their times) and logged at the end, so a
     tracking outage can neither lose a result nor slow the timed steps."""
 
-    def __init__(self, cfg: TrialConfig, log: Log):
-        self.cfg, self.log = cfg, log
+    def __init__(self, cfg: TrialConfig, log: Log, progress: TrialProgress):
+        self.cfg, self.log, self.progress = cfg, log, progress
         self.logger: Any = None
         self.history: list[tuple[int, float, dict[str, float]]] = []
 
@@ -384,6 +404,7 @@ class _TrialTracker:
         return self.logger
 
     def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        self.progress.epoch(epoch)
         if self.cfg.tracking is not None and metrics:
             self.history.append((epoch, time.time(),
                                  {f"train.{k}": v for k, v in metrics.items()}))
@@ -391,6 +412,7 @@ class _TrialTracker:
     def finish(self, record: ResultRecord, store: ResultStore, status: str) -> None:
         """Final metrics, artifacts and status; then the record notes the run id (or why
         tracking stopped). Never raises."""
+        self.progress.stage("tracking")
         logger = self._open()
         if logger is None:
             return

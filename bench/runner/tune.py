@@ -64,8 +64,13 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
 
 def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
                  address: str | None = None, num_cpus: int | None = None,
-                 max_concurrent: int | None = None) -> dict[str, str | None]:
-    """Run every config as one trial; returns {key: None if it finished, else the error}."""
+                 max_concurrent: int | None = None,
+                 reuse_workers: bool = True, verbose: bool = True) -> dict[str, str | None]:
+    """Run every config as one trial; returns {key: None if it finished, else the error}.
+    ``reuse_workers``: a worker process runs one trial after another (Ray Tune's
+    ``reuse_actors``), keeping its imports and per-process caches (datasets, features);
+    ``verbose``: Ray Tune's status table every few seconds (off when the caller shows the
+    progress view)."""
     from ray import tune
 
     from bench import registry
@@ -76,12 +81,13 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
         param_space={"trial": tune.grid_search([c.to_dict() for c in configs]),
                      "plugins": registry.methods.portable()},
         tune_config=tune.TuneConfig(
-            max_concurrent_trials=max_concurrent,
+            max_concurrent_trials=max_concurrent, reuse_actors=reuse_workers,
             trial_name_creator=lambda t: t.config["trial"]["key"],
             trial_dirname_creator=lambda t: t.config["trial"]["key"][-40:],
         ),
         run_config=tune.RunConfig(
-            name=name, storage_path=str(Path(results_dir).resolve() / "ray"), verbose=1,
+            name=name, storage_path=str(Path(results_dir).resolve() / "ray"),
+            verbose=1 if verbose else 0,
             failure_config=tune.FailureConfig(max_failures=0),
         ),
     )

@@ -1,0 +1,196 @@
+"""NUS-WIDE-size pipeline (issue 17): time and peak memory per stage of ``lsh`` and ``cca-itq``
+at 16/32/64 bits on 195,834 generated pairs with 21 labels, through ``bench run --no-ray`` and
+through Ray Tune (2 concurrent trials), side by side; then the metric engine against its floor
+(Hamming distances + per-query distance histograms only) on the same sizes.
+
+    python benchmarks/bench_nus_profile.py [--n-items 195834] [--dim 512] [--cpus 2]
+                                           [--skip-ray] [--data-root DIR]
+
+The generated data stand in for NUS-WIDE (not on this machine): multi-hot labels over 21
+concepts, ``dim``-d image and text features built from the labels (float32), written in the
+``features`` layout of ``nus-wide-21`` and read through its plugin with the ``dcmh`` preset
+(2,100 queries, 10,500 training pairs, the rest the database). ``--data-root`` uses a folder
+with real NUS-WIDE files instead. Each mode runs in its own ``bench`` process, whose peak
+resident memory (and the trials' own peaks per stage, from their records) is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+STAGES = ("setup", "data", "features", "split", "method", "fit", "encode", "validation",
+          "evaluate", "store")
+
+
+def generate(folder: Path, n: int, dim: int, n_labels: int = 21, seed: int = 0) -> Path:
+    """Labels with uneven frequencies (1-3 per pair) and features = labels x projection +
+    modality-specific noise, written as ``features.npz``."""
+    rng = np.random.default_rng(seed)
+    freq = np.sort(rng.dirichlet(np.full(n_labels, 0.7)))[::-1]
+    labels = np.zeros((n, n_labels), dtype=np.uint8)
+    k = 1 + np.minimum(rng.poisson(0.8, n), 2)
+    for j in range(3):
+        rows = np.flatnonzero(k > j)
+        labels[rows, rng.choice(n_labels, size=rows.size, p=freq)] = 1
+    feats = {}
+    for name in ("image_features", "text_features"):
+        proj = rng.standard_normal((n_labels, dim)).astype(np.float32)
+        x = labels.astype(np.float32) @ proj
+        x += 1.5 * rng.standard_normal((n, dim), dtype=np.float32)
+        feats[name] = x
+    path = folder / "features.npz"
+    np.savez(path, labels=labels, **feats)
+    return path
+
+
+def run_bench(args: list[str]) -> tuple[float, float]:
+    """Wall seconds and the peak resident MiB of the ``bench`` process (and its waited
+    children: for Ray, the driver; workers are reported from the records)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True,
+                          text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
+        raise SystemExit(f"bench {' '.join(args)} failed ({proc.returncode})")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024
+
+
+def stage_table(results: Path) -> tuple[dict[str, float], dict[str, float], float]:
+    """Summed seconds and the largest peak RSS per stage over the run's records."""
+    from bench.results import ResultStore
+
+    secs = dict.fromkeys(STAGES, 0.0)
+    peak = dict.fromkeys(STAGES, 0.0)
+    own = 0.0
+    for rec in ResultStore(results).load_records():
+        for name, st in (rec.timing.get("stages") or {}).items():
+            secs[name] = secs.get(name, 0.0) + float(st.get("s") or 0.0)
+            peak[name] = max(peak.get(name, 0.0), float(st.get("peak_rss_mib") or 0.0))
+        own += sum(float(rec.timing.get(k) or 0.0)
+                   for k in ("data_s", "fit_s", "encode_s", "eval_s"))
+    return secs, peak, own
+
+
+def floor_pass(qc: np.ndarray, dc: np.ndarray, n_bits: int) -> np.ndarray:
+    """The least an exact mAP@all must do: every query's Hamming distances to the database
+    and their histogram (no labels, no ranking)."""
+    return _floor_kernel()(qc, dc, n_bits)
+
+
+_KERNEL = None
+
+
+def _floor_kernel():
+    global _KERNEL
+    if _KERNEL is None:
+        from numba import njit
+
+        @njit(cache=False)
+        def kernel(qc, dc, n_bits):
+            hist = np.zeros((qc.shape[0], n_bits + 1), dtype=np.int64)
+            for i in range(qc.shape[0]):
+                for j in range(dc.shape[0]):
+                    d = 0
+                    for w in range(qc.shape[1]):
+                        x = qc[i, w] ^ dc[j, w]
+                        # popcount (SWAR)
+                        x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+                        x = (x & np.uint64(0x3333333333333333)) + \
+                            ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+                        x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+                        d += (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+                    hist[i, d] += 1
+            return hist
+
+        _KERNEL = kernel
+    return _KERNEL
+
+
+def engine_vs_floor(n_query: int, n_db: int, n_labels: int, n_bits: int = 64) -> None:
+    from bench.metrics import evaluate_retrieval
+
+    rng = np.random.default_rng(1)
+    words = (n_bits + 63) // 64
+    qc = rng.integers(0, 2**63, size=(n_query, words), dtype=np.uint64)
+    dc = rng.integers(0, 2**63, size=(n_db, words), dtype=np.uint64)
+    ql = (rng.random((n_query, n_labels)) < 0.1).astype(np.uint8)
+    dl = (rng.random((n_db, n_labels)) < 0.1).astype(np.uint8)
+    ql[:, 0] = dl[:, 0] = 1  # no empty query
+    floor_pass(qc[:2], dc[:10], n_bits)  # compile outside the timing
+    evaluate_retrieval(qc[:2], dc[:10], ql[:2], dl[:10], n_bits=n_bits)
+    t = time.perf_counter()
+    floor_pass(qc, dc, n_bits)
+    t_floor = time.perf_counter() - t
+    t = time.perf_counter()
+    evaluate_retrieval(qc, dc, ql, dl, n_bits=n_bits)
+    t_engine = time.perf_counter() - t
+    print(f"\nmetric engine vs floor ({n_query:,} queries x {n_db:,} database, {n_bits} bits, "
+          f"{n_labels} labels, one direction): engine {t_engine:.2f} s (mAP@all, mAP@k, P@k, "
+          f"tie-aware, PR curve), floor {t_floor:.2f} s (distances + histograms) -> "
+          f"{t_engine / t_floor:.2f}x the floor (target <= 2)")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n-items", type=int, default=195834)
+    p.add_argument("--dim", type=int, default=512)
+    p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--skip-ray", action="store_true")
+    p.add_argument("--data-root", default=None)
+    args = p.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-nus-"))
+    root = Path(args.data_root) if args.data_root else tmp / "nus"
+    print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, folder {tmp}")
+    if not args.data_root:
+        root.mkdir()
+        t = time.perf_counter()
+        path = generate(root, args.n_items, args.dim)
+        print(f"generated {args.n_items:,} pairs, 21 labels, {args.dim}-d features "
+              f"({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f} s")
+
+    common = ["run", "--methods", "lsh,cca-itq", "--bits", "16,32,64", "--dataset",
+              "nus-wide-21", "--data-root", str(root), "--cache-dir", str(tmp / "cache"),
+              "--no-report", "--device", "cpu"]
+    modes = [("--no-ray", ["--no-ray"])]
+    if not args.skip_ray:
+        modes.append((f"Ray, {args.cpus} CPUs", ["--num-cpus", str(args.cpus)]))
+    rows = {}
+    for label, extra in modes:
+        out = tmp / label.split(",")[0].strip("-").replace(" ", "")
+        wall, peak = run_bench([*common, "--results", str(out), *extra])
+        rows[label] = (wall, peak, *stage_table(out))
+
+    print(f"\n{'stage':<12}" + "".join(f"{m + ' s':>18}{'peak MiB':>10}" for m in rows))
+    for st in STAGES:
+        print(f"{st:<12}" + "".join(f"{r[2][st]:18.1f}{r[3][st]:10.0f}" for r in rows.values()))
+    for label, (wall, peak, _, stage_peak, own) in rows.items():
+        print(f"{label}: wall {wall:.1f} s, trials' own work {own:.1f} s, peak RSS of the "
+              f"bench process {peak:,.0f} MiB, largest trial peak "
+              f"{max(stage_peak.values()):,.0f} MiB")
+    if len(rows) == 2:
+        (w0, *_), (w1, *_) = rows.values()
+        print(f"Ray wall / --no-ray wall: {w1 / w0:.2f}")
+
+    engine_vs_floor(2100, args.n_items - 2100 - 1000, 21)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

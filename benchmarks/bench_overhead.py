@@ -1,0 +1,145 @@
+"""Harness overhead per trial (issue 17): the same sweep of cheap trials run side by side in
+one process as direct ``run_trial`` calls, ``--no-ray`` (in process), Ray Tune with a fresh
+worker per trial (the previous behaviour, ``reuse_workers=False``) and Ray Tune with warm
+workers (the default now); plus the start-up of ``bench --help`` / ``bench ls`` and the time
+from ``bench run`` to the first trial starting.
+
+    python benchmarks/bench_overhead.py [--trials 16] [--n-items 2000] [--cpus 2]
+                                        [--methods lsh,cca-itq] [--skip-startup]
+
+Per-trial overhead = (sweep wall time - the trials' own work) / trials, where own work is
+data + fit + encode + evaluate from the records (the numbers the issue defines). It also
+checks that every mode gave the same metrics for the same trial. Prints ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+OWN = ("data_s", "fit_s", "encode_s", "eval_s")
+
+
+def own_work(records) -> float:
+    return sum(sum(float(r.timing.get(k) or 0.0) for k in OWN) for r in records)
+
+
+def timed_cli(*args: str) -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bench", *args], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--trials", type=int, default=16, help="a multiple of 4 (methods x bits)")
+    p.add_argument("--n-items", type=int, default=2000)
+    p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--methods", default="lsh,cca-itq")
+    p.add_argument("--skip-startup", action="store_true")
+    args = p.parse_args()
+
+    from bench.runner.driver import Execution, RunRequest, run
+    from bench.runner.trial import run_trial
+
+    methods = args.methods.split(",")
+    bits = (16, 32)
+    n_seeds = max(1, args.trials // (len(methods) * len(bits)))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, "
+          f"{len(methods) * len(bits) * n_seeds} trials ({args.methods}, bits 16/32, "
+          f"{n_seeds} seeds, synthetic-features {args.n_items:,} pairs), folder {tmp}")
+
+    def request(name: str, seeds: int = n_seeds, **execution) -> RunRequest:
+        return RunRequest(methods=methods, bits=bits, dataset="synthetic-features",
+                          seeds=tuple(range(seeds)),
+                          dataset_options={"n_items": args.n_items},
+                          results_dir=tmp / name, cache_dir=tmp / "cache", device="cpu",
+                          report=False, execution=Execution(**execution))
+
+    quiet = lambda msg: None  # noqa: E731
+    rows: dict[str, tuple[float, list]] = {}
+
+    # warm-up: imports and the generated data, so no mode pays them for another
+    run(request("warmup", in_process=True), log=quiet)
+
+    from bench.runner.driver import plan
+    configs = plan(request("direct", in_process=True), quiet).todo
+    t = time.perf_counter()
+    direct = [run_trial(c, log=quiet) for c in configs]
+    rows["direct run_trial calls"] = (time.perf_counter() - t, direct)
+
+    t = time.perf_counter()
+    s = run(request("no-ray", in_process=True), log=quiet)
+    rows["--no-ray (in process)"] = (time.perf_counter() - t, s.records)
+
+    from bench.runner.tune import init_ray
+    init_ray(num_cpus=args.cpus)  # once, for both Ray modes (not timed)
+    for name, reuse in (("Ray, fresh worker per trial (before)", False),
+                        ("Ray, warm workers (after)", True)):
+        t = time.perf_counter()
+        s = run(request(f"ray-{reuse}", num_cpus=args.cpus, reuse_workers=reuse), log=quiet)
+        rows[name] = (time.perf_counter() - t, s.records)
+
+    # steady state: the marginal cost of N more trials in one warm sweep of 2N
+    t = time.perf_counter()
+    s = run(request("ray-double", seeds=2 * n_seeds, num_cpus=args.cpus), log=quiet)
+    double = (time.perf_counter() - t, s.records)
+
+    n = len(configs)
+    print(f"\n{'mode':<40} {'wall s':>8} {'own s':>7} {'overhead/trial s':>17} "
+          f"{'vs --no-ray':>11}")
+    base = rows["--no-ray (in process)"][0]
+    for name, (wall, records) in rows.items():
+        own = own_work(records)
+        print(f"{name:<40} {wall:8.1f} {own:7.1f} {(wall - own) / n:17.2f} "
+              f"{wall / base:10.2f}x")
+    before = rows["Ray, fresh worker per trial (before)"]
+    after = rows["Ray, warm workers (after)"]
+    ob, oa = ((w - own_work(r)) / n for w, r in (before, after))
+    print(f"\nper-trial overhead in Ray: before {ob:.2f} s, after {oa:.2f} s "
+          f"({ob / max(oa, 1e-9):.1f}x less); target <= 1 s: {'met' if oa <= 1 else 'NOT met'}")
+    print(f"Ray (after) wall / --no-ray wall: {after[0] / base:.2f} (target <= 1.5)")
+    steady = (double[0] - after[0] - (own_work(double[1]) - own_work(after[1]))) / n
+    print(f"steady-state overhead per trial in Ray (after; a sweep of {2 * n} minus one of "
+          f"{n}, {double[0]:.1f} s - {after[0]:.1f} s, own work subtracted): {steady:.2f} s "
+          f"(target <= 1 s: {'met' if steady <= 1 else 'NOT met'})")
+
+    # same trial, same metrics, whatever the mode
+    by_mode = [{r.key: r.metrics for r in recs} for _, recs in rows.values()]
+    same = all(m == by_mode[0] for m in by_mode[1:])
+    print(f"metrics identical across the {len(rows)} modes: {same}")
+
+    if not args.skip_startup:
+        print(f"\nstart-up: `bench --help` {timed_cli('--help'):.2f} s, "
+              f"`bench ls methods` {timed_cli('ls', 'methods'):.2f} s, `bench run --help` "
+              f"{timed_cli('run', '--help'):.2f} s")
+        # time from the command to the first trial starting, through the CLI (a fresh process)
+        for label, extra in (("--no-ray", ["--no-ray"]), ("Ray (warm workers)", [])):
+            out = tmp / f"startup-{label[:4]}"
+            t0 = time.time()
+            subprocess.run([sys.executable, "-m", "bench", "run", "--methods", "lsh",
+                            "--bits", "16", "--dataset", "synthetic-features",
+                            "--results", str(out), "--cache-dir", str(tmp / "cache"),
+                            "--tracking-uri", "none", "--no-report", "--num-cpus",
+                            str(args.cpus), "--dataset-opt", f"n_items={args.n_items}", *extra],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            from bench.results import ResultStore
+            rec = ResultStore(out).load_records()[0]
+            print(f"`bench run {' '.join(extra)}` to the first trial starting ({label}): "
+                  f"{rec.timing['started_at'] - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
