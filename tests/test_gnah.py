@@ -9,23 +9,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _toy import fit_context, toy_pairs
 
 from bench import registry
 from bench.errors import BenchError
-from bench.plugins import FitContext, LoadedDataset, PairedData
+from bench.plugins import LoadedDataset, PairedData
 
 FAST = {"epochs": 3, "hidden": 32, "k": 3}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one intra-op thread avoids spin-waiting on a shared 2-core machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 class LabelSpy(PairedData):
@@ -35,24 +28,6 @@ class LabelSpy(PairedData):
         if name == "labels":
             raise AssertionError("GNAH read the labels")
         return super().__getattribute__(name)
-
-
-def _pairs(n: int = 60, dim: int = 16, seed: int = 0) -> PairedData:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(4, dim))
-    z = centres[rng.integers(0, 4, n)] + 0.3 * rng.normal(size=(n, dim))
-    x = (z + 0.2 * rng.normal(size=(n, dim))).astype(np.float32)
-    y = (z + 0.2 * rng.normal(size=(n, dim)) + 0.5).astype(np.float32)
-    return PairedData(index=np.arange(n), image_features=x, text_features=y)
-
-
-def _ctx(tmp_path: Path, reports: list | None = None, validate=lambda: None) -> FitContext:
-    def report(epoch: int, **metrics: float) -> None:
-        if reports is not None:
-            reports.append((epoch, metrics))
-
-    return FitContext(validation=None, seed=0, device="cpu", workdir=tmp_path, report=report,
-                      validate=validate, log=lambda msg: None)
 
 
 def _gnah(bits: int = 16, seed: int = 0, **params: Any):
@@ -92,7 +67,7 @@ def test_labels_never_reach_the_method(tmp_path: Path) -> None:
     spy = LabelSpy(index=data.train.index, image_features=data.train.image_features,
                    text_features=data.train.text_features)
     method = _gnah()
-    method.fit(spy, _ctx(tmp_path))
+    method.fit(spy, fit_context(tmp_path))
     query = LabelSpy(index=data.query.index, image_features=data.query.image_features,
                      text_features=data.query.text_features)
     ci, ct = _codes(method, query)
@@ -100,11 +75,11 @@ def test_labels_never_reach_the_method(tmp_path: Path) -> None:
 
 
 def test_deterministic_with_a_seed(tmp_path: Path) -> None:
-    data = _pairs()
+    data = toy_pairs()
     runs = []
     for seed in (7, 7, 8):
         m = _gnah(seed=seed)
-        m.fit(data, _ctx(tmp_path))
+        m.fit(data, fit_context(tmp_path))
         runs.append(_codes(m, data))
     assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1], strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(runs[0], runs[2], strict=True))
@@ -118,10 +93,10 @@ def test_deterministic_with_a_seed(tmp_path: Path) -> None:
     {"k": "max_curvature", "k_max": 6}, {"k": "elbow", "k_max": 6}, {"batch_size": 16},
 ])
 def test_every_variant_and_option_runs(tmp_path: Path, options: dict[str, Any]) -> None:
-    data = _pairs()
+    data = toy_pairs()
     m = _gnah(bits=8, **options)
     reports: list = []
-    m.fit(data, _ctx(tmp_path, reports))
+    m.fit(data, fit_context(tmp_path, reports))
     ci, ct = _codes(m, data)
     assert ci.dtype == np.int8 and ci.shape == (len(data), 8)
     assert np.isin(ci, (-1, 1)).all() and np.isin(ct, (-1, 1)).all()
@@ -138,18 +113,18 @@ def test_validation_selection_uses_ctx_validate(tmp_path: Path) -> None:
         return next(scores)
 
     m = _gnah(epochs=4, selection="validation", val_every=2)
-    m.fit(_pairs(), _ctx(tmp_path, validate=validate))
+    m.fit(toy_pairs(), fit_context(tmp_path, validate=validate))
     assert len(calls) == 2 and m.info[16]["validation"] == 0.5
     assert "validate" in m.selection_rule
     assert _gnah().selection_rule == "final epoch (paper)"
 
 
 def test_loss_decreases_on_a_toy_problem(tmp_path: Path) -> None:
-    data = _pairs(n=80, dim=16)
+    data = toy_pairs(n=80, dim=16)
     reports: list = []
     # gamma=0 keeps the term weights fixed, so the total loss is comparable across epochs.
     m = _gnah(epochs=60, hidden=64, report_every=1, lr=1e-3, gamma=0.0, tau=0.2)
-    m.fit(data, _ctx(tmp_path, reports))
+    m.fit(data, fit_context(tmp_path, reports))
     first, last = reports[0][1], reports[-1][1]
     assert last["loss"] < 0.8 * first["loss"]
     assert last["l_c"] < first["l_c"]
@@ -160,13 +135,13 @@ def test_loss_decreases_on_a_toy_problem(tmp_path: Path) -> None:
 
 
 def test_rejects_features_outside_a_joint_space(tmp_path: Path) -> None:
-    data = _pairs()
+    data = toy_pairs()
     bad = PairedData(index=data.index, image_features=data.image_features,
                      text_features=data.text_features[:, :10])
     with pytest.raises(ValueError, match="joint embedding space"):
-        _gnah().fit(bad, _ctx(tmp_path))
+        _gnah().fit(bad, fit_context(tmp_path))
     with pytest.raises(ValueError, match="variant"):
-        _gnah(variant="D").fit(data, _ctx(tmp_path))
+        _gnah(variant="D").fit(data, fit_context(tmp_path))
     from bench.runner.data import check_requirements
 
     ds = LoadedDataset(name="wiki-like", items=bad, class_names=[])

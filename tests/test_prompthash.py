@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_CLIP
 
 from bench import registry
 from bench.plugins import PairedData
@@ -19,22 +20,12 @@ from bench.plugins import PairedData
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 #: A tiny open_clip CLIP (random init), passed as a config dict through ``clip_model``.
-TINY = {"embed_dim": 48, "quick_gelu": True,
-        "vision_cfg": {"image_size": 32, "patch_size": 16, "width": 32, "layers": 2,
-                       "head_width": 16},
-        "text_cfg": {"context_length": 24, "vocab_size": 49408, "width": 32, "heads": 2,
-                     "layers": 2}}
+TINY = TINY_CLIP
 CLASSES = ["dog", "cat", "plant_life", "car", "sky"]
 WORDS = "a dog cat runs on the grass under blue sky near red car with small plant".split()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The machines are shared: one thread avoids oversubscription and keeps runs fast."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def make_data(n: int = 12, seed: int = 0, labels: bool = True) -> PairedData:
@@ -104,7 +95,7 @@ def test_grn_is_identity_at_init_and_affine_after():
 
 
 def test_bertadam_schedule_clipping_and_no_bias_correction():
-    from bench.methods.prompthash.optim import BertAdam, warmup_cosine
+    from bench.training.optim import BertAdam, warmup_cosine
 
     assert warmup_cosine(0.0) == 0.0 and math.isclose(warmup_cosine(0.025), 0.5)
     assert math.isclose(warmup_cosine(0.5), 0.5) and warmup_cosine(1.0) < 1e-12
@@ -131,6 +122,14 @@ def test_schedule_resolution():
     assert resolve_schedule({"schedule": "reference", "epochs": 3}, "x")["epochs"] == 3
     with pytest.raises(ValueError):
         resolve_schedule({"schedule": "fast"}, "coco")
+    # batch fusion encodes in batches of the training size; per-sample fusion keeps 128
+    quick = {"schedule": "quick"}
+    assert resolve_schedule({**quick, "fusion": "batch"}, "x")["eval_batch_size"] == 64
+    assert resolve_schedule({**quick, "fusion": "sample"}, "x")["eval_batch_size"] == 128
+    assert resolve_schedule({**quick, "fusion": "batch", "batch_size": 16},
+                            "x")["eval_batch_size"] == 16
+    assert resolve_schedule({**quick, "fusion": "batch", "eval_batch_size": 32},
+                            "x")["eval_batch_size"] == 32
 
 
 def test_architecture_dims_come_from_the_backbone():
@@ -241,6 +240,43 @@ def test_checkpoint_round_trip(tmp_path, kind):
             assert np.array_equal(ca[mod][bits], cb[mod][bits])
 
 
+def test_load_checkpoint_refuses_other_variant_or_parameters(tmp_path):
+    path = built("prompthash-clean", seed=5).save_checkpoint(tmp_path / "ph.pt")
+    with pytest.raises(ValueError, match="method 'prompthash-clean'.*fusion='sample'"):
+        method("prompthash", seed=5).load_checkpoint(path)
+    with pytest.raises(ValueError, match=r"lr=0\.001 \(this instance: 0\.002\)"):
+        method("prompthash-clean", seed=5, lr=2e-3).load_checkpoint(path)
+    with pytest.raises(ValueError, match="bits"):
+        registry.methods.get("prompthash-clean").load()(
+            (16,), {"clip_model": TINY, "eval_batch_size": 4}, 5).load_checkpoint(path)
+    # runtime settings may differ
+    method("prompthash-clean", seed=5, amp="bf16", eval_batch_size=2).load_checkpoint(path)
+
+
+def test_selection_restores_the_best_validation_epoch(tmp_path):
+    from bench.plugins import FitContext
+
+    data, val = make_data(12), make_data(6, seed=1)
+    m = method("prompthash", seed=3, epochs=3, batch_size=4)
+    scores, seen = iter([0.2, 0.9, 0.5]), []
+
+    def validate() -> float:  # records the model's outputs at each validation
+        seen.append(m.hash_outputs(val))
+        return next(scores)
+
+    ctx = FitContext(validation=val, seed=3, device="cpu", workdir=tmp_path, dataset="coco",
+                     validate=validate, log=lambda msg: None)
+    m.fit(data, ctx)
+    assert m.best_epoch == 2 and "epoch 2 of 3" in m.selection_rule
+    final = m.hash_outputs(val)
+    for mod in ("image", "text"):
+        assert np.array_equal(final[mod][16], seen[1][mod][16])  # the epoch-2 weights ...
+        assert not np.array_equal(final[mod][16], seen[2][mod][16])  # ... not the last ones
+    again = method("prompthash", seed=3, epochs=3, batch_size=4)  # the checkpoint holds them
+    again.load_checkpoint(tmp_path / "prompthash.pt")
+    assert np.array_equal(again.hash_outputs(val)["image"][16], final["image"][16])
+
+
 def test_fit_is_deterministic_and_reports(tmp_path):
     from bench.plugins import FitContext
 
@@ -278,9 +314,29 @@ def test_end_to_end_on_coco_mini(shared_data, tmp_path):
         rec = json.loads(records[0].read_text())
         assert rec["bits"] == [16, 32, 64]
         assert rec["labels_at_encode"] is (name == "prompthash")
-        assert "validation" in rec["selection"]
+        assert rec["selection"].startswith("best validation mAP"), rec["selection"]
+        # schedule="auto" and max_train=None resolved on real data; explicit epochs kept
+        resolved = rec["resolved_params"]
+        assert (resolved["schedule"], resolved["max_train"], resolved["epochs"]) == (
+            "reference", None, 2), resolved
+        assert rec["params"]["schedule"] == "auto"
         for b in ("16", "32", "64"):
             for d in ("i2t", "t2i"):
                 assert 0.0 < rec["metrics"][b][d]["map_all"] <= 1.0
         ckpt = tmp_path / "work" / rec["key"] / "prompthash.pt"
         assert ckpt.is_file()
+
+
+@pytest.mark.parametrize("name", ["prompthash", "prompthash-clean"])
+def test_parameter_rules(name):
+    from bench import registry
+    from bench.errors import BenchError
+    from bench.params import method_params
+
+    spec = registry.methods.get(name)
+    ok = method_params(spec, {"schedule": "reference", "fusion": "sample", "epochs": 3})
+    assert (ok["schedule"], ok["fusion"], ok["epochs"]) == ("reference", "sample", 3)
+    for bad in ({"schedule": "fast"}, {"fusion": "token"}, {"mamba_backend": "triton"},
+                {"epochs": 0}, {"checkpoint": "some"}):
+        with pytest.raises(BenchError):
+            method_params(spec, bad)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from bench.deep.losses import info_nce
+
 
 def prototype_kl(target: torch.Tensor, target_neg_entropy: torch.Tensor, codes: torch.Tensor,
                  anchors: torch.Tensor, tau: float) -> torch.Tensor:
@@ -18,19 +20,6 @@ def prototype_kl(target: torch.Tensor, target_neg_entropy: torch.Tensor, codes: 
     return (target_neg_entropy - (target * log_q).sum(1)).mean()
 
 
-def _info_nce(anchor: torch.Tensor, positive: torch.Tensor, same: torch.Tensor,
-              other: torch.Tensor, tau: float) -> torch.Tensor:
-    """Mean of -log e^{a_i.p_i/t} / (e^{a_i.p_i/t} + sum_{j!=i} e^{a_i.s_j/t} + e^{a_i.o_j/t})
-    with s = ``same``, o = ``other`` and t = ``tau``."""
-    m = anchor.shape[0]
-    eye = torch.eye(m, dtype=torch.bool, device=anchor.device)
-    pos = (anchor * positive).sum(1, keepdim=True) / tau
-    neg_same = (anchor @ same.T / tau).masked_fill(eye, float("-inf"))
-    neg_other = (anchor @ other.T / tau).masked_fill(eye, float("-inf"))
-    logits = torch.cat([pos, neg_same, neg_other], dim=1)
-    return (torch.logsumexp(logits, dim=1) - pos[:, 0]).mean()
-
-
 def neighbourhood_contrastive(hx: torch.Tensor, hy: torch.Tensor, pos_for_x: torch.Tensor,
                               pos_for_y: torch.Tensor, tau: float) -> torch.Tensor:
     """CSNA (and GNAH-A): l(x_i, y_i) + l(y_i, x_i), averaged over i; all inputs unit-norm (m, L).
@@ -39,7 +28,7 @@ def neighbourhood_contrastive(hx: torch.Tensor, hy: torch.Tensor, pos_for_x: tor
     neighbour; or h_i^y for the plain pairwise GNAH-A) and the 2(m-1) negatives h_j^x, h_j^y
     (j != i); symmetrically for the text anchor.
     """
-    return _info_nce(hx, pos_for_x, hx, hy, tau) + _info_nce(hy, pos_for_y, hy, hx, tau)
+    return info_nce(hx, pos_for_x, hx, hy, tau) + info_nce(hy, pos_for_y, hy, hx, tau)
 
 
 def quantisation(codes: torch.Tensor, scale: float = 1.0) -> torch.Tensor:

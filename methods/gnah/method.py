@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.deep.features import unit_rows
+from bench.deep.nets import sign_codes
 from bench.methods.gnah import CHOICES, SPEC
 from bench.methods.gnah.anchors import AnchorAccumulator, binarise, latent_prototypes
 from bench.methods.gnah.losses import neighbourhood_contrastive, prototype_kl, quantisation
@@ -104,10 +106,6 @@ class Config:
         return cfg
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 class GNAH(HashMethod):
     """Global-Neighborhood Alignment Hashing; one pair of hash networks per code length."""
 
@@ -124,9 +122,9 @@ class GNAH(HashMethod):
             return x
         if self.cfg.preprocess == "center_l2":
             if modality not in self.means:  # fit time: the training mean of this modality
-                self.means[modality] = _unit(x).mean(0)
-            x = _unit(x) - self.means[modality]
-        return _unit(x)
+                self.means[modality] = unit_rows(x).mean(0)
+            x = unit_rows(x) - self.means[modality]
+        return unit_rows(x)
 
     def _cap_training(self, train: PairedData, ctx: FitContext) -> PairedData:
         """Apply ``max_train`` (see the spec): a seeded subset when the pool is larger."""
@@ -299,5 +297,5 @@ class GNAH(HashMethod):
         for bits, net in self.models.items():
             parts = [net.one(chunk, which) for chunk in feats.split(8192)]
             h = torch.cat(parts) if parts else torch.zeros(0, bits)
-            out[bits] = np.where(h.cpu().numpy() >= 0, 1, -1).astype(np.int8)
+            out[bits] = sign_codes(h)
         return out

@@ -3,11 +3,12 @@ raw images and captions with an open_clip backbone. Two leaderboard rows: ``prom
 (faithful to the reference code, quirks included) and ``prompthash-clean``."""
 
 from bench.plugins import MethodSpec
+from bench.training.defaults import param_types_for
 
 _COMMON = {
     # schedule: "auto" = "quick" on generated data (needs_root=False), else "reference"
     # (100 epochs, batch 128); explicit epochs / batch_size / eval_batch_size / max_train
-    # override it
+    # override it (eval_batch_size None: the training batch size for fusion=batch)
     "schedule": "auto", "epochs": None, "batch_size": None, "eval_batch_size": None,
     "max_train": None,
     # optimiser (BertAdam, warm-up cosine, per-tensor clipping); the scripts' lr
@@ -25,9 +26,10 @@ _COMMON = {
     # model selection on the harness's validation split (the reference used the test queries)
     "selection": "validation", "val_every": 1,
 }
-#: accepted values whose type differs from the default's (bench.params): clip_model is an
-#: open_clip config name or a config dict
-_TYPES = {"clip_model": "str|any"}
+#: accepted values whose type differs from the default's, and ranges (bench.params): the rules
+#: shared with the other CLIP-based methods (clip_model: an open_clip config name or dict)
+_TYPES = param_types_for(
+    _COMMON, mamba_backend="'auto'|'torch'|'cuda'", fusion="'batch'|'sample'")
 #: bench tune (README "Search space"): the hash-head learning rate around the scripts' 1e-3 and
 #: the default 2e-3, and the loss weights the reference scripts set per dataset (Flickr/NUS vs
 #: COCO: w_inter 5 or 20, w_quan 0.1 or 1, w_recon 0.001 vs the default 0.005)
@@ -46,7 +48,7 @@ _REFERENCE = {
 SPEC = MethodSpec(
     name="prompthash",
     entry="bench.methods.prompthash.method:PromptHash",
-    version="1",
+    version="2",  # 2: fusion=batch encodes in batches of the training size
     supervision="supervised",
     inputs=("images", "captions", "labels"),
     multi_bit=True,

@@ -13,48 +13,22 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 
+from bench.encoders.backbone import (
+    eot_positions,
+    freeze_blocks,
+    import_open_clip,
+    project_text,
+    projected_dim,
+    run_transformer,
+    text_transformer,
+)
+
 PromptInit = Literal["random", "pretrained"]
-
-
-def import_open_clip() -> Any:
-    """open_clip through the project's torchvision remedy."""
-    from bench.encoders.compat import import_open_clip as _imp
-
-    return _imp()
-
-
-def build_open_clip(model: str | Mapping[str, Any], weights: str | None = None) -> nn.Module:
-    """An open_clip CLIP: ``model`` is a config name (built-in or registered) or a config dict
-    (``embed_dim``, ``vision_cfg``, ``text_cfg``, optional ``quick_gelu``) for a randomly
-    initialised model; ``weights`` a local state-dict file or pretrained tag."""
-    oc = import_open_clip()
-    if isinstance(model, Mapping):
-        from open_clip.model import CLIP
-
-        cfg = dict(model)
-        clip = CLIP(embed_dim=cfg.pop("embed_dim"), vision_cfg=cfg.pop("vision_cfg"),
-                    text_cfg=cfg.pop("text_cfg"), **cfg)
-        if weights:
-            oc.load_checkpoint(clip, weights)
-        return clip
-    return oc.create_model(model, pretrained=weights or None)
-
-
-def eot_positions(clip: nn.Module, text: torch.Tensor) -> torch.Tensor:
-    """Index of each caption's end-of-text token (argmax of the ids for the CLIP BPE)."""
-    pool = getattr(clip, "text_pool_type", "argmax")
-    if pool == "last":
-        return torch.full((text.shape[0],), text.shape[1] - 1, dtype=torch.long,
-                          device=text.device)
-    if pool == "eos" and getattr(clip, "text_eos_id", None) is not None:
-        return (text == clip.text_eos_id).int().argmax(dim=-1)
-    return text.argmax(dim=-1)
 
 
 class PromptCLIP(nn.Module):
@@ -73,13 +47,7 @@ class PromptCLIP(nn.Module):
         text = clip.transformer
         self.width = int(text.width)
         self.context_length = int(clip.positional_embedding.shape[0])
-        proj = clip.text_projection
-        if proj is None:
-            self.embed_dim = self.width
-        elif isinstance(proj, nn.Linear):
-            self.embed_dim = proj.out_features
-        else:
-            self.embed_dim = int(proj.shape[1])
+        self.embed_dim = projected_dim(clip)
         self.prompt_init = prompt_init
         self.prompt_transformer = self._make_prompt_transformer(prompt_init, prompt_layers)
 
@@ -134,16 +102,7 @@ class PromptCLIP(nn.Module):
     def freeze(self, unfreeze_last: int = 2) -> list[nn.Parameter]:
         """Freeze CLIP, unfreeze its last ``unfreeze_last`` vision and text blocks; returns
         the unfrozen CLIP parameters plus the prompt transformer's."""
-        for p in self.clip.parameters():
-            p.requires_grad_(False)
-        trainable: list[nn.Parameter] = []
-        if unfreeze_last > 0:
-            for blocks in (self.clip.visual.transformer.resblocks,
-                           self.clip.transformer.resblocks):
-                for block in blocks[-unfreeze_last:]:
-                    for p in block.parameters():
-                        p.requires_grad_(True)
-                        trainable.append(p)
+        trainable = freeze_blocks(self.clip, unfreeze_last)
         for p in self.prompt_transformer.parameters():
             p.requires_grad_(True)
             trainable.append(p)
@@ -151,17 +110,8 @@ class PromptCLIP(nn.Module):
 
     # -- forward --------------------------------------------------------------------------
 
-    def _run(self, transformer: nn.Module, x: torch.Tensor,
-             attn_mask: torch.Tensor | None) -> torch.Tensor:
-        if getattr(transformer, "batch_first", True):
-            return transformer(x, attn_mask=attn_mask)
-        return transformer(x.permute(1, 0, 2), attn_mask=attn_mask).permute(1, 0, 2)
-
     def _project(self, x: torch.Tensor) -> torch.Tensor:
-        proj = self.clip.text_projection
-        if proj is None:
-            return x
-        return proj(x) if isinstance(proj, nn.Linear) else x @ proj
+        return project_text(self.clip, x)
 
     @torch.no_grad()
     def prompt_embedding(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -179,10 +129,9 @@ class PromptCLIP(nn.Module):
         embeddings (B, L, W)."""
         clip = self.clip
         n_ctx = text.shape[1]
-        x = clip.token_embedding(text) + clip.positional_embedding[:n_ctx]
-        x = self._run(clip.transformer, x, clip.attn_mask)
-        x = self._run(self.prompt_transformer, torch.cat([x, text_prompt.to(x.dtype)], dim=1),
-                      None)
+        x = text_transformer(clip, text)
+        x = run_transformer(self.prompt_transformer,
+                            torch.cat([x, text_prompt.to(x.dtype)], dim=1), None)
         x = clip.ln_final(x)
         caption, prompt = x[:, :n_ctx], x[:, n_ctx:]
         fused = self._project(caption * prompt)

@@ -9,27 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.training.layers import ResidualMLPs
+
 from .fusion import FusionMode, FusionTransMamba
 from .mamba import Backend
-
-
-class ResidualMLPs(nn.Module):
-    """``layers`` pre-LN residual blocks x + W2·Dropout(act(W1·LN(x)))."""
-
-    def __init__(self, dim: int, hidden: int, layers: int = 2, dropout: float = 0.5,
-                 activation: str = "gelu"):
-        super().__init__()
-        act = {"gelu": nn.GELU, "relu": nn.ReLU}[activation]
-        self.blocks = nn.ModuleList(
-            nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), act(), nn.Dropout(dropout),
-                          nn.Linear(hidden, dim))
-            for _ in range(layers)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            x = x + block(x)
-        return x
 
 
 class HashingModel(nn.Module):

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
+from bench.training.layers import info_nce, pairwise_nll
+
 #: Reference loss weights: get_args defaults, overridden by the per-dataset scripts.
 DEFAULT_WEIGHTS = {"intra": 0.005, "inter": 5.0, "quan": 1.0, "recon": 0.005,
                    "global": 5.0, "local": 5.0, "lambda": 1.0, "mu": 20.0}
@@ -26,20 +28,12 @@ def reference_weights(dataset: str) -> dict[str, float]:
 def bayes_loss(buffer: torch.Tensor, h: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:
     """DPSH-style NLL against the whole buffer: Φ = ½·A·hᵀ clamped to ±64;
     mean of softplus(Φ) − S⊙Φ over the (N_train, B) entries."""
-    phi = (0.5 * buffer @ h.t()).clamp(-64, 64)
-    return (F.softplus(phi) - sim * phi).mean()
+    return pairwise_nll(buffer, h, sim, clamp=64.0, clamp_scaled=True)
 
 
 def quantization_loss(h: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """‖h − B‖²_F / (B·k)."""
     return (h - target).pow(2).mean()
-
-
-def info_nce(u: torch.Tensor, v: torch.Tensor, tau: float) -> torch.Tensor:
-    """Symmetric InfoNCE on L2-normalised rows; positives on the diagonal."""
-    logits = u @ v.t() / tau
-    target = torch.arange(len(u), device=u.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 
 
 def affinity_temperature(u: torch.Tensor, v: torch.Tensor, tau: float) -> float:

@@ -4,22 +4,22 @@ checkpoints. See methods/prompthash/README.md for every option and deviation."""
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
+from bench.encoders.backbone import load_backbone
 from bench.methods.prompthash import SPEC, SPEC_CLEAN
-from bench.plugins import FitContext, HashMethod, Modality, PairedData
+from bench.plugins import FitContext, PairedData
+from bench.training.method import EpochMeter, TrainedHashMethod, to_codes
+from bench.training.optim import BertAdam
+from bench.training.schedule import resolve_schedule as resolve_named_schedule
 
-from .backbone import PromptCLIP, build_open_clip, import_open_clip
-from .images import OPENAI_MEAN, OPENAI_STD, ImageLoader
+from .backbone import PromptCLIP
 from .losses import CodeBuffers, loss_terms, reference_weights, total_loss
 from .model import PromptHashNet
-from .optim import BertAdam
 from .prompts import PromptTokens
 
 #: Training schedules: "reference" = the paper scripts; "quick" = the generated default data.
@@ -31,92 +31,41 @@ _WEIGHT_PARAMS = {"w_intra": "intra", "w_inter": "inter", "w_quan": "quan", "w_r
                   "w_global": "global", "w_local": "local", "w_lambda": "lambda", "mu": "mu"}
 
 
-def is_generated_dataset(name: str) -> bool:
-    """True for datasets that need no user files (the generated default data)."""
-    if not name:
-        return False
-    try:
-        from bench import registry
-
-        return not registry.datasets.get(name).needs_root
-    except Exception:
-        return False
-
-
 def resolve_schedule(params: Mapping[str, Any], dataset: str) -> dict[str, Any]:
     """Epochs, batch sizes and the training-set cap: the named schedule ("auto": "quick" on
     generated data, else "reference"), explicit ``epochs``/``batch_size``/``eval_batch_size``/
-    ``max_train`` overriding it (``max_train`` 0 or None: every training pair)."""
-    name = str(params.get("schedule", "auto"))
-    if name == "auto":
-        name = "quick" if is_generated_dataset(dataset) else "reference"
-    if name not in SCHEDULES:
-        raise ValueError(f"prompthash: schedule must be auto, {', '.join(SCHEDULES)}; "
-                         f"got {name!r}")
-    out: dict[str, Any] = {"schedule": name, **SCHEDULES[name]}
-    for key in ("epochs", "batch_size", "eval_batch_size", "max_train"):
-        if params.get(key) is not None:
-            out[key] = int(params[key])
+    ``max_train`` overriding it (``max_train`` 0 or None: every training pair). With
+    ``fusion="batch"`` the encoding batch defaults to the training batch size."""
+    out = resolve_named_schedule(params, dataset, SCHEDULES, "prompthash")
+    if params.get("fusion") == "batch" and params.get("eval_batch_size") is None:
+        # batch fusion mixes batch mates: encode in batches of the training size, so the
+        # mixing pattern at encoding is the one the model was trained with
+        out["eval_batch_size"] = out["batch_size"]
     return out
 
 
-def build_backbone(params: Mapping[str, Any], device: str = "cpu"
-                   ) -> tuple[torch.nn.Module, Any, dict[str, Any]]:
-    """(open_clip CLIP, tokenizer(list[str]) -> ids, preprocessing) from ``clip_model`` and
-    ``clip_weights``.
-
-    * ``clip_model`` a name (``"bundled"``, the project's small CLIP, or any open_clip config
-      such as ``"ViT-B-16-quickgelu"``) and ``clip_weights`` None or a local file: loaded
-      through :mod:`bench.encoders` (weights never downloaded; None looks up the bundled
-      checkpoint or ``$BENCH_WEIGHTS_DIR/<name>.safetensors``);
-    * ``clip_weights="random"``, or ``clip_model`` a config dict (``embed_dim``, ``vision_cfg``,
-      ``text_cfg``): a randomly initialised model (tests, timing).
-    """
-    model, weights = params.get("clip_model", "bundled"), params.get("clip_weights")
-    if isinstance(model, Mapping) or weights == "random":
-        from bench.encoders import tiny_clip
-
-        oc = import_open_clip()
-        tiny_clip.register(oc)  # "cmh-tiny-clip" is then a known config name
-        clip = build_open_clip(model, None if weights == "random" else weights)
-        length = int(clip.positional_embedding.shape[0])
-        tok = oc.SimpleTokenizer(context_length=length)
-        return clip, lambda texts: tok(list(texts), context_length=length), {}
-    from bench.encoders.models import load_encoder
-
-    enc = load_encoder(str(model), weights, device=device)
-    return enc.model, enc.tokenizer, dict(enc.spec.preprocessing)
-
-
-class PromptHash(HashMethod):
+class PromptHash(TrainedHashMethod):
     """The faithful reproduction; every reference quirk is an option (README)."""
 
     spec = SPEC
+    SCHEDULES = SCHEDULES
+    RUNTIME_PARAMS = TrainedHashMethod.RUNTIME_PARAMS | {"mamba_backend"}
+    checkpoint_file = "prompthash.pt"  # both variants
 
-    def __init__(self, bits: Sequence[int], params: Mapping[str, Any], seed: int,
-                 device: str = "cpu"):
-        super().__init__(bits, params, seed, device)
-        self.net: PromptHashNet | None = None
-        self.history: list[dict[str, float]] = []
-        self.best_epoch: int | None = None
-        self._selection = "final model (no selection)"
-        self._encode_cache: tuple[tuple[int, ...], dict[str, dict[int, np.ndarray]]] | None = None
-        self._version = 0
-        self.schedule: dict[str, Any] | None = None
+    def resolve_schedule(self, dataset: str) -> dict[str, Any]:
+        return resolve_schedule(self.params, dataset)
 
     # -- construction ---------------------------------------------------------------------
-
-    @property
-    def selection_rule(self) -> str:
-        return self._selection
 
     def build(self, seed: int | None = None) -> PromptHashNet:
         """Create the network (seeded by ``seed``, default ``self.seed``) on ``self.device``."""
         p = self.params
         self.build_seed = self.seed if seed is None else int(seed)
         torch.manual_seed(self.build_seed)
-        clip, self.tokenize, pre = build_backbone(p, self.device)
-        backbone = PromptCLIP(clip, prompt_init=p["prompt_init"], prompt_layers=2)
+        loaded = load_backbone(p.get("clip_model", "bundled"), p.get("clip_weights"),
+                               self.device)
+        self.tokenize = loaded.tokenize
+        backbone = PromptCLIP(loaded.clip, prompt_init=p["prompt_init"], prompt_layers=2)
         self.clip_trainable = backbone.freeze(int(p["unfreeze_blocks"]))
         net = PromptHashNet(
             backbone, self.bits, aux_bits=int(p["aux_bits"]), mlp_layers=int(p["res_mlp_layers"]),
@@ -127,12 +76,7 @@ class PromptHash(HashMethod):
         net.prompt_learner.ctx.requires_grad_(True)  # gets gradients even when never stepped
         self.net = net.to(self.device)
         self.prompts = PromptTokens(self.tokenize)
-        visual = clip.visual
-        size = visual.image_size
-        size = size[0] if isinstance(size, (tuple, list)) else size
-        pre = pre or getattr(visual, "preprocess_cfg", None) or {}
-        self.images = ImageLoader(int(size), pre.get("mean", OPENAI_MEAN),
-                                  pre.get("std", OPENAI_STD), float(p["image_cache_mb"]))
+        self.images = loaded.image_loader(float(p["image_cache_mb"]))
         return self.net
 
     def mamba_backend(self) -> str:
@@ -141,14 +85,7 @@ class PromptHash(HashMethod):
         probe = torch.empty(0, device=self.device)
         return self.net.hash.fuse.mamba.mamba.resolved_backend(probe)
 
-    def volatile_keys(self) -> list[str]:
-        """State-dict keys that training can change (everything but the frozen CLIP weights)."""
-        assert self.net is not None
-        frozen = {f"clip.clip.{n}" for n, q in self.net.clip.clip.named_parameters()
-                  if not q.requires_grad}
-        return [k for k in self.net.state_dict() if k not in frozen]
-
-    def _param_groups(self) -> list[dict[str, Any]]:
+    def param_groups(self) -> list[dict[str, Any]]:
         assert self.net is not None
         p = self.params
         lr, clip_lr = float(p["lr"]), float(p["clip_lr"])
@@ -190,34 +127,16 @@ class PromptHash(HashMethod):
             raise ValueError("prompthash needs raw images and captions (inputs images, captions)")
         return self.tokenize([str(c) for c in data.captions])
 
-    def _autocast(self) -> Any:
-        amp = str(self.params["amp"])
-        if amp == "bf16" and str(self.device).startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        if amp not in ("fp32", "bf16"):
-            raise ValueError(f"prompthash: amp must be fp32 or bf16, not {amp!r}")
-        return torch.autocast("cpu", enabled=False)
-
     # -- training --------------------------------------------------------------------------
 
     def fit(self, train: PairedData, ctx: FitContext) -> None:
         p = self.params
-        sched = resolve_schedule(p, ctx.dataset)
-        self.schedule = sched
+        train, gen, labels = self.start_fit(train, ctx)
+        sched = self.schedule
         self.set_weights(ctx.dataset)
-        if train.labels is None:
-            raise ValueError("prompthash is supervised: the training items need labels")
         net = self.build()
         dev = torch.device(self.device)
-        gen = torch.Generator().manual_seed(self.seed)
-        cap = sched.get("max_train")
-        if cap and len(train) > cap:  # a seeded subset of the training pairs
-            rows = torch.randperm(len(train), generator=gen)[:cap].numpy()
-            train = self.train_on_subset(train, rows)
-            ctx.log(f"prompthash: schedule {sched['schedule']} trains on a seeded subset of "
-                    f"{cap} of the training pairs")
         n = len(train)
-        labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.float32, device=dev)
         captions = self._captions(train)
         keys = np.asarray(train.index)
         bs, epochs = int(sched["batch_size"]), int(sched["epochs"])
@@ -226,20 +145,15 @@ class PromptHash(HashMethod):
         buffers = CodeBuffers(n, sorted(set(self.bits) | {aux}), dev, generator=gen)
         opt = self.make_optimizer(steps_per_epoch, epochs)
         ctx.log(f"prompthash: {n} training pairs, schedule {sched['schedule']} "
-                f"({epochs} epochs, batch {bs}), fusion={p['fusion']}, "
+                f"({epochs} epochs, batch {bs}, encoding batch {sched['eval_batch_size']}), "
+                f"fusion={p['fusion']}, "
                 f"mamba={self.mamba_backend()}, device={self.device}")
-        selecting = p["selection"] == "validation"
-        best_score, best_state = -math.inf, None
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
+
+        def one_epoch(epoch: int) -> dict[str, float]:
             net.train()
-            order = torch.randperm(n, generator=gen).numpy()
-            sums: dict[str, float] = {}
-            n_steps = 0
-            for start in range(0, n, bs):
-                rows = order[start:start + bs]
-                if len(rows) < 2:  # a one-sample batch breaks the reference (squeeze)
-                    continue
+            meter = EpochMeter()
+            # a one-sample batch breaks the reference (squeeze): skipped
+            for rows in self.batches(n, bs, gen):
                 rows_t = torch.as_tensor(rows, device=dev)
                 images = self.images.batch(keys[rows], [train.images[i] for i in rows],
                                            train=True, generator=gen).to(dev)
@@ -250,35 +164,15 @@ class PromptHash(HashMethod):
                 if got is None:
                     continue
                 terms, loss = got
-                n_steps += 1
-                for name, t in terms.items():
+                groups: dict[str, float] = {}
+                for name, t in terms.items():  # logged per group (intra, inter, quan, ...)
                     group = name.split("_")[0]
-                    sums[group] = sums.get(group, 0.0) + float(t.detach())
-                sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
+                    groups[group] = groups.get(group, 0.0) + float(t.detach())
+                meter.add({k: torch.tensor(v) for k, v in groups.items()}, loss)
             buffers.refresh()
-            metrics = {k: v / max(n_steps, 1) for k, v in sums.items()}
-            metrics["epoch_s"] = time.perf_counter() - t0
-            if selecting and (epoch % int(p["val_every"]) == 0 or epoch == epochs):
-                score = ctx.validate()
-                if score is not None:
-                    metrics["val_map"] = float(score)
-                    if score > best_score:
-                        best_score, self.best_epoch = float(score), epoch
-                        best_state = self._snapshot()
-            self.history.append({"epoch": epoch, **metrics})
-            ctx.report(epoch, **metrics)
-            ctx.log(f"prompthash epoch {epoch}/{epochs}: " + ", ".join(
-                f"{k}={v:.4g}" for k, v in metrics.items()))
-        if best_state is not None:
-            self.net.load_state_dict(best_state, strict=False)
-            self._version += 1
-            self._selection = (f"best validation mAP (harness validation split, epoch "
-                               f"{self.best_epoch} of {epochs})")
-        else:
-            self._selection = "final model (no validation score)" if selecting else \
-                "final model (no selection)"
-        if p["checkpoint"] != "none":
-            self.save_checkpoint(Path(ctx.workdir) / "prompthash.pt")
+            return meter.means()
+
+        self.train_epochs(ctx, epochs, one_epoch)
 
     def train_step(self, opt: BertAdam, buffers: CodeBuffers, rows: torch.Tensor,
                    images: torch.Tensor, captions: torch.Tensor, prompt: torch.Tensor,
@@ -287,7 +181,7 @@ class PromptHash(HashMethod):
         ``labels`` are all training labels; ``rows`` the batch's rows in them."""
         assert self.net is not None
         p = self.params
-        with self._autocast():
+        with self.autocast():
             out = self.net(images, captions, prompt)
         buffers.write(rows, out["hash"])
         terms = loss_terms(out, rows, labels, labels[rows], buffers, self.bits,
@@ -299,15 +193,8 @@ class PromptHash(HashMethod):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        self._version += 1
+        self.changed()
         return terms, loss
-
-    def make_optimizer(self, steps_per_epoch: int, epochs: int) -> BertAdam:
-        p = self.params
-        return BertAdam(self._param_groups(), lr=float(p["lr"]),
-                        t_total=max(1, steps_per_epoch * epochs), warmup=float(p["warmup"]),
-                        weight_decay=float(p["weight_decay"]),
-                        max_grad_norm=float(p["max_grad_norm"]))
 
     def set_weights(self, dataset: str) -> dict[str, float]:
         """The loss weights: the reference's for ``dataset``, then explicit ``w_*``/``mu``."""
@@ -317,11 +204,6 @@ class PromptHash(HashMethod):
                 weights[name] = float(self.params[key])
         self.weights = weights
         return weights
-
-    def _snapshot(self) -> dict[str, torch.Tensor]:
-        assert self.net is not None
-        state = self.net.state_dict()
-        return {k: state[k].detach().clone() for k in self.volatile_keys()}
 
     # -- encoding --------------------------------------------------------------------------
 
@@ -335,7 +217,7 @@ class PromptHash(HashMethod):
         net.eval()
         captions = self._captions(data)
         keys = np.asarray(data.index)
-        bs = int((self.schedule or resolve_schedule(self.params, ""))["eval_batch_size"])
+        bs = int((self.schedule or self.resolve_schedule(""))["eval_batch_size"])
         mode = str(self.params["encode_prompt"])
         out: dict[str, dict[int, list[np.ndarray]]] = {
             "image": {b: [] for b in self.bits}, "text": {b: [] for b in self.bits}}
@@ -344,7 +226,7 @@ class PromptHash(HashMethod):
             images = self.images.batch(keys[rows], [data.images[i] for i in rows],
                                        train=False).to(dev)
             prompt = self._prompt_tokens(data, rows, mode).to(dev)
-            with self._autocast():
+            with self.autocast():
                 res = net(images, captions[rows].to(dev), prompt)
             for m in ("image", "text"):
                 for b in self.bits:
@@ -354,48 +236,8 @@ class PromptHash(HashMethod):
 
     def encode_pairs(self, data: PairedData) -> dict[str, dict[int, np.ndarray]]:
         """±1 codes of both modalities (sign, with 0 mapped to +1)."""
-        return {m: {b: np.where(h >= 0, 1, -1).astype(np.int8) for b, h in per.items()}
+        return {m: {b: to_codes(torch.from_numpy(h)) for b, h in per.items()}
                 for m, per in self.hash_outputs(data).items()}
-
-    def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
-        key = (id(data), len(data), hash(np.asarray(data.index).tobytes()), self._version)
-        if self._encode_cache is None or self._encode_cache[0] != key:
-            self._encode_cache = (key, self.encode_pairs(data))
-        return self._encode_cache[1][modality]
-
-    # -- checkpoints -----------------------------------------------------------------------
-
-    def checkpoint_state(self) -> dict[str, torch.Tensor]:
-        """``checkpoint="full"``: the whole state dict; ``"trainable"``: only the keys training
-        can change (the frozen CLIP weights come from ``clip_model``/``clip_weights``)."""
-        assert self.net is not None
-        state = self.net.state_dict()
-        keys = list(state) if self.params["checkpoint"] == "full" else self.volatile_keys()
-        return {k: state[k].detach().cpu() for k in keys}
-
-    def save_checkpoint(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"method": self.spec.name, "version": self.spec.version,
-                    "bits": list(self.bits), "params": self.params,
-                    "seed": getattr(self, "build_seed", self.seed),
-                    "schedule": self.schedule,
-                    "state": self.checkpoint_state()}, path)
-        return path
-
-    def load_checkpoint(self, path: str | Path) -> None:
-        """Rebuild the network from this instance's params and load ``path`` into it."""
-        blob = torch.load(Path(path), map_location="cpu", weights_only=False)
-        if self.net is None:  # same seed: a randomly initialised backbone is reproduced
-            self.build(seed=blob.get("seed"))
-        assert self.net is not None
-        if blob.get("schedule"):
-            self.schedule = blob["schedule"]
-        missing = set(self.volatile_keys()) - set(blob["state"])
-        if missing:
-            raise ValueError(f"prompthash checkpoint {path} lacks {sorted(missing)[:5]}")
-        self.net.load_state_dict(blob["state"], strict=False)
-        self._version += 1
 
 
 class PromptHashClean(PromptHash):

@@ -1,4 +1,5 @@
-"""BertAdam (the HuggingFace BERT optimiser used by the reference, prompthash.md §3.1)."""
+"""BertAdam: the HuggingFace BERT optimiser used by PromptHash, DCHMT, MITH and DSPH
+(prompthash.md §3.1)."""
 
 from __future__ import annotations
 
