@@ -1,4 +1,4 @@
-"""CCA followed by ITQ (numpy only)."""
+"""CCA followed by ITQ (numpy only); CCA and ITQ themselves are in ``bench.shallow.cca``."""
 
 from __future__ import annotations
 
@@ -6,34 +6,8 @@ import numpy as np
 
 from bench.methods.cca_itq import SPEC
 from bench.plugins import FitContext, HashMethod, Modality, PairedData
-
-
-def _inv_sqrt(c: np.ndarray) -> np.ndarray:
-    vals, vecs = np.linalg.eigh(c)
-    return (vecs / np.sqrt(np.maximum(vals, 1e-12))) @ vecs.T
-
-
-def _regularised_cov(x: np.ndarray, reg: float) -> np.ndarray:
-    c = x.T @ x / len(x)
-    return c + (reg * np.trace(c) + 1e-12) * np.eye(c.shape[0])
-
-
-def cca(x: np.ndarray, y: np.ndarray, reg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Projections (dx, r), (dy, r) and canonical correlations (r,), r = min(dx, dy)."""
-    wx, wy = _inv_sqrt(_regularised_cov(x, reg)), _inv_sqrt(_regularised_cov(y, reg))
-    t = wx @ (x.T @ y / len(x)) @ wy
-    u, s, vt = np.linalg.svd(t, full_matrices=False)
-    return wx @ u, wy @ vt.T, s
-
-
-def itq(v: np.ndarray, iters: int, rng: np.random.Generator) -> np.ndarray:
-    """Orthogonal rotation R minimising ||sign(VR) - VR||."""
-    r = np.linalg.qr(rng.normal(size=(v.shape[1], v.shape[1])))[0]
-    for _ in range(iters):
-        b = np.where(v @ r >= 0, 1.0, -1.0)
-        u, _, wt = np.linalg.svd(b.T @ v)
-        r = (u @ wt).T
-    return r
+from bench.shallow.base import sign_codes
+from bench.shallow.cca import cca, itq, lift
 
 
 class CCAITQ(HashMethod):
@@ -52,8 +26,8 @@ class CCAITQ(HashMethod):
             scale = np.maximum(corr[:r], 1e-12) ** float(self.params["eig_power"])
             ax, ay = px[:, :r] * scale, py[:, :r] * scale
             if r < b:
-                lift = rng.normal(size=(r, b)) / np.sqrt(r)
-                ax, ay = ax @ lift, ay @ lift
+                m = lift(rng, r, b)
+                ax, ay = ax @ m, ay @ m
             v = np.vstack([x @ ax, y @ ay])
             rot = itq(v, int(self.params["itq_iters"]), rng)
             self.maps["image"][b], self.maps["text"][b] = ax @ rot, ay @ rot
@@ -62,5 +36,4 @@ class CCAITQ(HashMethod):
     def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
         x = data.image_features if modality == "image" else data.text_features
         x = np.asarray(x, dtype=np.float64) - self.mean[modality]
-        return {b: np.where(x @ m >= 0, 1, -1).astype(np.int8)
-                for b, m in self.maps[modality].items()}
+        return {b: sign_codes(x @ m) for b, m in self.maps[modality].items()}

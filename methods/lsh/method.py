@@ -6,11 +6,7 @@ import numpy as np
 
 from bench.methods.lsh import SPEC
 from bench.plugins import FitContext, HashMethod, Modality, PairedData
-
-
-def sign_codes(x: np.ndarray) -> np.ndarray:
-    """±1 int8 codes; sign(0) is +1."""
-    return np.where(x >= 0, 1, -1).astype(np.int8)
+from bench.shallow.base import sign_codes
 
 
 class LSH(HashMethod):
