@@ -80,3 +80,14 @@ def writable_dir(path: Path, what: str = "results folder") -> Path:
     except OSError as exc:
         raise BenchError(f"{what} {path} is not writable ({exc.strerror})") from None
     return path
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL ``sqlite:///ABS/PATH`` of a database file (MLflow's, Optuna's)."""
+    return f"sqlite:///{Path(path).resolve().as_posix()}"
+
+
+def url_scheme(url: str) -> str:
+    """The scheme of a server or database URL without its driver (``postgresql+psycopg://``
+    -> ``postgresql``), lower case; "" when there is none."""
+    return url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""

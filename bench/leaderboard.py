@@ -12,6 +12,11 @@ its version and canonical hyperparameters). Whatever separates two groups that w
 and column is added to the row label (``gnah [preset=small]``, ``gnah [v1]``), so nothing that
 differs is ever averaged and every difference is visible. The expected seeds of a group are the
 seeds its runs asked for; a cell says how many finished and which failed or are missing.
+
+Results of ``bench tune`` (records with a ``tuning`` origin, definitions naming their study) are
+their own groups, labelled ``gnah (tuned: 40 trials)``; :func:`tuning_table` sets each beside
+the untuned group of the same setting ("default vs tuned", ``leaderboard_tuning.csv`` and a
+section of ``leaderboard.md``). Pruned search trials are never results.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import pandas as pd
 
 from bench.files import atomic_write_bytes
 from bench.results import ResultStore, Scan
-from bench.schema import ResultRecord
+from bench.schema import ResultRecord, group_id
 
 DIRECTIONS = {"i2t": "I→T", "t2i": "T→I"}
 #: definition fields that rows and columns already show (method label, dataset label, axes)
@@ -56,8 +61,19 @@ def _label(name: str, values: Mapping[str, Any], defaults: Mapping[str, Any] | N
     return name + "[" + ",".join(f"{k}={changed[k]}" for k in sorted(changed)) + "]"
 
 
+def tuned(rec: ResultRecord) -> bool:
+    """A final result of ``bench tune`` (its configuration was chosen by a study)."""
+    return bool(rec.tuning) and rec.tuning.get("role") == "final"
+
+
 def method_label(rec: ResultRecord) -> str:
-    label = _label(rec.method, rec.params, _defaults(rec.method))
+    if tuned(rec):  # the searched values are the study's; the label names the search instead
+        searched = set(rec.tuning.get("space") or ())
+        label = _label(rec.method, {k: v for k, v in rec.params.items() if k not in searched},
+                       _defaults(rec.method))
+        label += f" (tuned: {rec.tuning.get('trials')} trials)"
+    else:
+        label = _label(rec.method, rec.params, _defaults(rec.method))
     if rec.labels_at_encode:
         label += " (labels at encoding)"
     if rec.n_train_used is not None and rec.n_train is not None and rec.n_train_used < rec.n_train:
@@ -309,6 +325,77 @@ def pivot_table(records: Iterable[ResultRecord]) -> pd.DataFrame:
     return table
 
 
+def _mean_std(values: list[float]) -> tuple[float | None, str]:
+    vals = [v for v in values if v is not None and v == v]
+    if not vals:
+        return None, ""
+    s = pd.Series(vals, dtype=float)
+    text = f"{s.mean():.4f}" + (f" ± {s.std():.4f}" if len(vals) > 1 else "")
+    return float(s.mean()), f"{text} (n={len(vals)})"
+
+
+def tuning_table(records: Iterable[ResultRecord], studies: set[str] | None = None) -> pd.DataFrame:
+    """Default vs tuned: one row per tuned result group (``bench tune``'s final runs; only the
+    ``studies`` named, when given) × bits × direction, beside the untuned group of the same
+    setting - equal definitions except that the parameters are the study's base parameters
+    (defaults updated by ``--set``) and no study. mAP@all mean ± std over seeds; ``delta`` =
+    tuned - default when both exist."""
+    finished = [r for r in records if r.finished]
+    groups: dict[str, list[ResultRecord]] = defaultdict(list)
+    for r in finished:
+        groups[r.group].append(r)
+    rows = []
+    for recs in groups.values():
+        first = recs[0]
+        if not tuned(first) or (studies is not None and first.tuning.get("study") not in studies):
+            continue
+        t = first.tuning
+        untuned = {k: v for k, v in first.definition.items() if k != "tuned_by"}
+        untuned["params"] = t.get("base_params") or {}
+        base = groups.get(group_id(untuned), [])
+        for bits in first.bits:
+            for d in DIRECTIONS:
+                def values(rs: list[ResultRecord], b: int = bits, dd: str = d) -> list:
+                    return [((r.metrics.get(str(b)) or {}).get(dd) or {}).get("map_all")
+                            for r in rs]
+                tm, tt = _mean_std(values(recs))
+                dm, dt = _mean_std(values(base))
+                rows.append({
+                    "method": first.method, "dataset": first.dataset,
+                    "preset": first.preset.get("name"), "budget": first.budget, "bits": bits,
+                    "direction": DIRECTIONS[d], "default": dt or "not run", "tuned": tt,
+                    "delta": "" if tm is None or dm is None else f"{tm - dm:+.4f}",
+                    "trials": t.get("trials"), "pruned": t.get("pruned"),
+                    "best_trial": t.get("best_trial"),
+                    "validation": (f"{t['validation_score']:.4f}"
+                                   if t.get("validation_score") is not None else ""),
+                    "study": t.get("study"),
+                })
+    df = pd.DataFrame(rows)
+    if not df.empty:
+        df = df.sort_values(["dataset", "method", "budget", "bits", "direction"],
+                            kind="stable").reset_index(drop=True)
+    return df
+
+
+TUNING_NOTES = (
+    "Default vs tuned: 'tuned' rows are fresh runs, on the final seeds, of the configuration "
+    "a bench tune study chose on the held-out validation split (never the query set), every "
+    "method with the same number of trials; 'default' is the same setting with the "
+    "parameters the search started from. 'validation' is the best trial's validation mAP.")
+
+
+def tuning_markdown(table: pd.DataFrame) -> str:
+    if table.empty:
+        return ""
+    cols = list(table.columns)
+    lines = ["## Default vs tuned (query-set mAP@all)", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in table.iterrows():
+        lines.append("| " + " | ".join(str(row[c]) for c in cols) + " |")
+    return "\n".join([*lines, "", TUNING_NOTES, ""])
+
+
 NOTES = (
     "mAP@all: Hamming ranking over the retrieval database in a seeded order (the trial seed; "
     "never dataset order), ties broken by that position; relevance = at least one shared "
@@ -370,5 +457,11 @@ def write_leaderboard(results_dir: Path, out_dir: Path | None = None,
     title = "Leaderboard: mAP@all and tie-aware mAP"
     if pivot.attrs.get("dataset"):
         title += f" on {pivot.attrs['dataset']}"
-    atomic_write_bytes(paths["markdown"], to_markdown(pivot, title, failed, notes).encode())
+    markdown = to_markdown(pivot, title, failed, notes)
+    tuning = tuning_table(records)
+    if not tuning.empty:
+        paths["tuning"] = out / "leaderboard_tuning.csv"
+        atomic_write_bytes(paths["tuning"], tuning.to_csv(index=False).encode())
+        markdown += "\n" + tuning_markdown(tuning)
+    atomic_write_bytes(paths["markdown"], markdown.encode())
     return paths

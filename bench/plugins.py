@@ -53,7 +53,8 @@ class MethodSpec:
     inputs: tuple[str, ...]  #: subset of INPUT_KINDS ("labels" only for supervised methods)
     multi_bit: bool  #: one training run produces every requested bit length
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    #: Optuna-ready search space: name -> {"type": "loguniform"|"uniform"|"int"|"choice", ...}
+    #: ``bench tune``'s search space: name -> {"type": "uniform"|"loguniform"|"int"|"choice",
+    #: ...} (syntax and checks: :mod:`bench.tuning.space`); empty = nothing to tune by default
     search_space: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     resources: Mapping[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
     reference: Mapping[str, str] = field(default_factory=dict)  #: paper, code, venue, ...
@@ -68,6 +69,10 @@ class MethodSpec:
     #: range: name -> rule, e.g. ``"int[1,]|'auto'|null"`` (syntax: :mod:`bench.params`).
     #: ``bench run --set`` checks every value against it before anything runs.
     param_types: Mapping[str, str] = field(default_factory=dict)
+    #: ``fit`` trains over several rounds and calls ``ctx.report`` after each; ``bench tune``
+    #: then scores every round on the validation split and, by default, stops poor trials
+    #: early (ASHA). Methods fitted in one step (LSH, CCA-ITQ) leave it False.
+    iterative: bool = False
 
     def __post_init__(self) -> None:
         for name, rule in self.param_types.items():

@@ -11,9 +11,13 @@ Duplicate names fail, unknown names fail with a "did you mean" suggestion.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
+import sys
+from collections.abc import Mapping
 from importlib.metadata import entry_points
-from typing import Generic, TypeVar
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from bench.errors import PluginError, suggest
 from bench.plugins import DatasetSpec, MethodSpec, load_object
@@ -62,6 +66,7 @@ class Registry(Generic[S]):
         self._locations: dict[str, str] | None = None
         self._builtins = builtins
         self._specs: dict[str, S] = {}
+        self._added: dict[str, str] = {}  #: registered at run time
 
     def _discover(self) -> dict[str, str]:
         if self._locations is None:
@@ -82,6 +87,31 @@ class Registry(Generic[S]):
         if name in found:
             raise PluginError(f"duplicate {self.kind} name {name!r}: already {found[name]}")
         found[name] = location
+        self._added[name] = location
+
+    def portable(self) -> dict[str, Any]:
+        """The plugins registered at run time, for another process (a Ray worker): their
+        locations and the import roots of their modules."""
+        roots = []
+        for location in self._added.values():
+            module = location.partition(":")[0]
+            spec = importlib.util.find_spec(module)
+            if spec is not None and spec.origin:
+                root = Path(spec.origin).parent
+                for _ in range(module.count(".") + (spec.origin.endswith("__init__.py"))):
+                    root = root.parent
+                roots.append(str(root))
+        return {"locations": dict(self._added), "paths": sorted(set(roots))}
+
+    def adopt(self, portable: Mapping[str, Any]) -> None:
+        """Register what :meth:`portable` gave in another process (known names are kept)."""
+        for path in portable.get("paths") or ():
+            if path not in sys.path:
+                sys.path.append(path)
+        found = self._discover()
+        for name, location in (portable.get("locations") or {}).items():
+            if name not in found:
+                self.register(name, location)
 
     def names(self) -> list[str]:
         return sorted(self._discover())

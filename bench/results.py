@@ -237,14 +237,18 @@ def describe_records(records: list[ResultRecord], failed_only: bool = False,
     shown = [r for r in records if r.status == "failed"] if failed_only else records
     lines = []
     for r in sorted(shown, key=lambda r: (r.method, r.dataset, r.budget, r.bits, r.seed)):
-        if r.finished:
+        if r.finished and r.metrics:
             values = [m[d].get("map_all") for m in r.metrics.values() for d in m]
             values = [v for v in values if v is not None]
             what = f"mAP@all {sum(values) / len(values):.4f}" if values else "mAP@all n/a"
         elif r.error is not None:
             what = f"{r.error.type}: {r.error.message}"[:160]
-        else:
+        else:  # pruned, or a search trial of bench tune (validation only)
             what = f"validation {r.validation.get('score')}"
+        if r.tuning:  # bench tune: a final run of a study's best, or one of its search trials
+            what += (f"  (tuned: study {r.tuning.get('study')}, {r.tuning.get('trials')} trials)"
+                     if r.tuning.get("role") == "final" else
+                     f"  (study {r.tuning.get('study')}, trial {r.tuning.get('trial')})")
         lines.append(f"{r.status:<9} {r.key}  attempt {r.attempt}  {r.created}  {what}")
         if verbose and r.error is not None and r.error.traceback_file:
             lines.append(f"          traceback: {r.error.traceback_file}")

@@ -95,10 +95,15 @@ class Definition:
     data_fingerprint: str | None = None
     #: the frozen encoder's identity (no paths) when features come from one
     encoder: Mapping[str, Any] | None = None
+    #: the ``bench tune`` study whose best configuration this is (None: not tuned). A tuned
+    #: result is never the same result as a hand-set one, even with equal parameters.
+    tuned_by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = json_safe(asdict(self))
         out["dataset_options"] = dict(sorted(out["dataset_options"].items()))
+        if out["tuned_by"] is None:  # only when set: keys of untuned results stay as they were
+            del out["tuned_by"]
         return out
 
     @property
@@ -154,6 +159,9 @@ class TrialConfig:
     tracking: Tracking | None = None
     run_id: str = ""  #: the driver run that planned it
     requested_seeds: tuple[int, ...] = ()  #: every seed that run asked for (for "n of N")
+    #: where a ``bench tune`` configuration came from (study, trials, best trial, validation
+    #: score, ...); copied into the record. Not part of the definition.
+    tuning: Mapping[str, Any] | None = None
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -191,6 +199,10 @@ class TrialConfig:
 
     def with_tracking(self, tracking: Tracking | None) -> TrialConfig:
         return replace(self, tracking=tracking)
+
+    def with_params(self, params: Mapping[str, Any]) -> TrialConfig:
+        """The same trial with other (canonical) hyperparameters, hence another key."""
+        return replace(self, definition=replace(self.definition, params=dict(params)))
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "key"}
@@ -285,6 +297,8 @@ class ResultRecord:
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     #: set by ``bench leaderboard --recompute`` when it re-evaluated the codes
     recomputed: dict[str, Any] | None = None
+    #: origin of a ``bench tune`` configuration (TrialConfig.tuning); None for hand-set ones
+    tuning: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -371,4 +385,5 @@ def record_identity(cfg: TrialConfig) -> dict[str, Any]:
         "method_version": d.method_version, "dataset_options": dict(d.dataset_options),
         "preset": dict(d.preset), "encoder": None if d.encoder is None else dict(d.encoder),
         "run": {"id": cfg.run_id, "seeds": list(cfg.requested_seeds)},
+        "tuning": None if cfg.tuning is None else dict(cfg.tuning),
     }

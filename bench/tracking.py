@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.errors import BenchError
+from bench.files import sqlite_url, url_scheme
 
 EXPERIMENT = "bench"
 SCHEMES = ("sqlite", "http", "https", "file", "databricks", "postgresql", "mysql", "mssql")
@@ -44,13 +45,13 @@ Warn = Callable[[str], None]
 
 
 def default_tracking_uri(results_dir: Path) -> str:
-    return f"sqlite:///{(Path(results_dir).resolve() / 'mlflow.db').as_posix()}"
+    return sqlite_url(Path(results_dir) / "mlflow.db")
 
 
 def check_uri(uri: str) -> None:
     """A one-line BenchError for a URI MLflow cannot use at all (bad input, not an outage), or
     one carrying credentials (they would be written into run manifests and MLflow tags)."""
-    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
+    scheme = url_scheme(uri)
     if scheme not in SCHEMES:
         raise BenchError(f"--tracking-uri {uri!r}: not an MLflow tracking URI (expected "
                          "sqlite:///ABS/PATH.db or http(s)://HOST:PORT)")
@@ -116,8 +117,11 @@ class RunLogger:
 
     def __init__(self, uri: str, experiment_id: str, run_name: str, tags: Mapping[str, Any],
                  parent_run_id: str | None = None, warn: Warn | None = None,
-                 run_id: str | None = None):
-        """Create a run, or with ``run_id`` continue that existing run (tags added)."""
+                 run_id: str | None = None, resume_run_id: str | None = None):
+        """Create a run; with ``run_id`` continue that existing run (tags added); with
+        ``resume_run_id`` set an existing run of ``experiment_id`` running again (e.g. a ``bench
+        tune`` study's parent run when the study continues; a resumed run that no longer exists
+        is replaced by a new one)."""
         self.run_id: str | None = None
         self.error: str | None = None
         self._warn = warn or (lambda msg: print(msg, flush=True))
@@ -138,6 +142,9 @@ class RunLogger:
             from mlflow.entities import RunTag
 
             self._client = client(uri)
+            if resume_run_id and self._resumable(resume_run_id, experiment_id):
+                retry(lambda: self._client.update_run(resume_run_id, status="RUNNING"))
+                return resume_run_id
             all_tags = {"mlflow.runName": run_name, **{k: str(v) for k, v in tags.items()}}
             if parent_run_id:
                 all_tags["mlflow.parentRunId"] = parent_run_id
@@ -147,6 +154,13 @@ class RunLogger:
             return run.info.run_id
 
         self.run_id = self._call(start)
+
+    def _resumable(self, run_id: str, experiment_id: str) -> bool:
+        try:
+            run = self._client.get_run(run_id)
+        except Exception:  # noqa: BLE001 - MLflow raises its own types for a missing run
+            return False
+        return run.info.experiment_id == experiment_id and run.info.lifecycle_stage == "active"
 
     @property
     def active(self) -> bool:

@@ -6,10 +6,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli import datasets, leaderboard, ls, mlflow_tools, report, run, train_clip, validate
+from bench.cli import (
+    datasets,
+    leaderboard,
+    ls,
+    mlflow_tools,
+    report,
+    run,
+    train_clip,
+    tune,
+    validate,
+)
 from bench.errors import BenchError
 
-SUBCOMMANDS = (run, leaderboard, report, ls, datasets, validate, train_clip, mlflow_tools)
+SUBCOMMANDS = (run, tune, leaderboard, report, ls, datasets, validate, train_clip, mlflow_tools)
 
 
 def build_parser() -> argparse.ArgumentParser:

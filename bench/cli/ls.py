@@ -28,8 +28,13 @@ def main(args: argparse.Namespace) -> int:
             print(f"{name:<18} v{s.version:<4} {s.supervision:<13} {bits:<19} "
                   f"inputs: {', '.join(s.inputs)}")
             if args.verbose:
+                from bench.tuning.space import describe_space, spec_space
+
+                space = ", ".join(f"{k}={v}" for k, v in describe_space(spec_space(s)).items())
                 print(f"    {s.description}\n    defaults: {dict(s.defaults)}\n"
                       f"    parameter types: {dict(s.param_types)}\n"
+                      f"    search space (bench tune): {space or 'none'}"
+                      f"{' (iterative: early stopping)' if s.iterative else ''}\n"
                       f"    reference: {dict(s.reference)}\n    resources: {dict(s.resources)}")
     elif args.what == "datasets":
         for name in registry.datasets.names():

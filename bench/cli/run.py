@@ -13,6 +13,17 @@ from bench.runner.driver import DEFAULT_DATASET, Execution, RunRequest
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("run", help="run methods × bits × budgets × seeds as Ray Tune trials")
+    add_run_options(r)
+    r.add_argument("--seeds", default="0",
+                   help="comma-separated seeds from 0 to 2^32-1 (budget draw, database order, "
+                        "initialisation)")
+    r.add_argument("--no-ray", action="store_true",
+                   help="run trials one by one in this process (debugging)")
+    r.set_defaults(func=main)
+
+
+def add_run_options(r: argparse.ArgumentParser) -> None:
+    """The options ``bench run`` shares with ``bench tune``."""
     r.add_argument("--methods", required=True, help="comma-separated method names")
     r.add_argument("--bits", default="16,32,64", help="comma-separated code lengths")
     r.add_argument("--dataset", default=DEFAULT_DATASET,
@@ -27,9 +38,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--preset", default=None, help="split protocol preset (dataset's default)")
     r.add_argument("--budgets", default="all",
                    help="training pairs: counts (20,40), fractions (0.5) or 'all'")
-    r.add_argument("--seeds", default="0",
-                   help="comma-separated seeds from 0 to 2^32-1 (budget draw, database order, "
-                        "initialisation)")
     r.add_argument("--set", action="append", metavar="[METHOD.]PARAM=VALUE",
                    help="override a hyperparameter (repeatable; checked against its type)")
     r.add_argument("--dataset-opt", action="append", metavar="KEY=VALUE",
@@ -57,29 +65,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="GPU request of every trial (e.g. 1 or 0.5 on GPU clusters; default: "
                         "each method's own request, 0 for all methods on CPU-only machines)")
     r.add_argument("--force", action="store_true", help="redo finished results")
-    r.add_argument("--no-ray", action="store_true",
-                   help="run trials one by one in this process (debugging)")
     r.add_argument("--verbose", action="store_true",
                    help="Ray Tune's own status table instead of the compact progress view")
     r.add_argument("--no-report", action="store_true",
                    help="skip the report of the run's dataset (RESULTS/report) at the end")
-    r.set_defaults(func=main)
 
 
-def request_from(args: argparse.Namespace) -> RunRequest:
+def request_from(args: argparse.Namespace, seeds: list[int] | None = None,
+                 in_process: bool | None = None) -> RunRequest:
+    """The run request of ``bench run`` (or, with ``seeds``, of ``bench tune``)."""
     return RunRequest(
         methods=split_list(args.methods), bits=parse_bits(args.bits), dataset=args.dataset,
         preset=args.preset, budgets=parse_budgets(args.budgets),
-        seeds=parse_ints(args.seeds, "seeds"),
+        seeds=seeds if seeds is not None else parse_ints(args.seeds, "seeds"),
         overrides=parse_assignments(args.set, "--set"),
         dataset_options=parse_assignments(args.dataset_opt, "--dataset-opt"),
         data_root=args.data_root, encoder=args.encoder, encoder_weights=args.encoder_weights,
         results_dir=Path(args.results), cache_dir=Path(args.cache_dir) if args.cache_dir else None,
         device=args.device, gpus_per_trial=args.gpus_per_trial, tracking_uri=args.tracking_uri,
         experiment=args.experiment, force=args.force,
-        execution=Execution(in_process=args.no_ray, address=args.address,
-                            num_cpus=args.num_cpus, max_concurrent=args.max_concurrent,
-                            max_retries=args.max_retries, verbose=args.verbose),
+        execution=Execution(in_process=args.no_ray if in_process is None else in_process,
+                            address=args.address, num_cpus=args.num_cpus,
+                            max_concurrent=args.max_concurrent, max_retries=args.max_retries,
+                            verbose=args.verbose),
         command=" ".join(sys.argv), report=not args.no_report)
 
 

@@ -112,6 +112,7 @@ class Plan:
     todo: list[TrialConfig]
     skipped: list[str]  #: keys already finished
     redo: dict[str, str]  #: key -> why a stored record is not reused
+    split: Any = None  #: the dataset's split (bench.splits.Split) under the preset
 
 
 @dataclass
@@ -303,7 +304,7 @@ def plan(req: RunRequest, log: Log = print, run_id: str | None = None) -> Plan:
             redo[cfg.key] = why
         todo.append(cfg)
     return Plan(request=req, context=ctx, configs=configs, todo=todo, skipped=skipped,
-                redo=redo)
+                redo=redo, split=split)
 
 
 def _encoder_for(req: RunRequest, dspec: Any) -> dict[str, Any]:

@@ -66,9 +66,11 @@ def trial_resources(spec: MethodSpec, gpus_per_trial: float | None) -> dict[str,
 
 
 def make_trial(spec: MethodSpec, bits: Sequence[int], budget: int | float | None, seed: int,
-               params: Mapping[str, Any], ctx: RunContext) -> TrialConfig:
+               params: Mapping[str, Any], ctx: RunContext,
+               tuning: Mapping[str, Any] | None = None) -> TrialConfig:
     """The complete trial of ``spec`` with canonical ``params`` (see
-    :func:`bench.params.method_params`) under ``ctx``."""
+    :func:`bench.params.method_params`) under ``ctx``. ``tuning``: the origin of a tuned
+    configuration (``bench tune``); its ``study`` becomes part of the definition."""
     dspec = registry.datasets.get(ctx.dataset)
     encoder = dict(ctx.encoder) if ctx.encoder is not None and uses_features(spec.inputs) \
         else None
@@ -81,12 +83,14 @@ def make_trial(spec: MethodSpec, bits: Sequence[int], budget: int | float | None
         bits=tuple(int(b) for b in bits), budget=budget_label(budget), seed=int(seed),
         params=dict(params), protocol_version=PROTOCOL_VERSION,
         k_values=tuple(PROTOCOL["k_values"]),
+        tuned_by=None if tuning is None else str(tuning["study"]),
     )
     resources = trial_resources(spec, ctx.gpus_per_trial)
     return TrialConfig(definition=definition, budget=budget, results_dir=ctx.results_dir,
                        cache_dir=ctx.cache_dir, data_root=ctx.data_root, encoder=encoder,
                        device=ctx.device, resources=resources, run_id=ctx.run_id,
-                       requested_seeds=tuple(ctx.requested_seeds))
+                       requested_seeds=tuple(ctx.requested_seeds),
+                       tuning=None if tuning is None else dict(tuning))
 
 
 def expand(methods: Sequence[str], bits: Sequence[int], budgets: Sequence[int | float | None],

@@ -7,6 +7,13 @@ attempt, node, timing; then the exception propagates) or ``pruned`` (a reporter 
 :class:`TrialPruned`). No tracking call happens before the record and codes are written
 (per-epoch metrics are kept and logged after), and tracking is best effort (``bench.tracking``).
 
+A *search* trial (``bench tune``, ``search=True``) scores every ``ctx.report`` round on the
+held-out validation split (reported as :data:`VALIDATION_METRIC`, so a scheduler can stop it
+early) and, after ``fit``, the validation split only: the query set and the retrieval database
+are never encoded or evaluated and no codes are written. Its record (``finished`` with the
+validation score and no metrics, or ``pruned``, or ``failed``) goes to ``cfg.results_dir``,
+which ``bench tune`` points at the study's own folder, never at the results' records.
+
 Compute threads (torch, numba, BLAS/OpenMP) are pinned to the trial's CPU request in every
 execution mode, so a result does not depend on the machine's core count or on how it ran.
 """
@@ -47,11 +54,20 @@ from bench.splits import index_checksum
 
 Reporter = Callable[[dict[str, Any]], None]
 Log = Callable[[str], None]
+#: what a search trial reports every round and at its end (mean validation mAP, both directions)
+VALIDATION_METRIC = "validation_map"
+#: the key of a trial's last report (present only when the trial ran to its end)
+FINAL_MARKER = "finished"
 
 
 class TrialPruned(Exception):  # noqa: N818 - a signal, not an error
     """Raised by a reporter (a scheduler, ``bench tune``) to stop a trial early; the trial
-    writes a ``pruned`` record and returns it."""
+    writes a ``pruned`` record (``validation``: what the reporter knows, e.g. the last score)
+    and returns it."""
+
+    def __init__(self, message: str = "", validation: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.validation = dict(validation or {})
 
 
 def resolve_device(requested: str) -> str:
@@ -167,8 +183,9 @@ def validation_score(method: HashMethod, data: TrialData) -> float | None:
 
 
 def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = None,
-              log: Log | None = None) -> ResultRecord:
-    """Run one trial and return its record (also written to the results folder)."""
+              log: Log | None = None, search: bool = False) -> ResultRecord:
+    """Run one trial and return its record (also written to the results folder);
+    ``search``: a search trial (see the module doc)."""
     cfg = cfg if isinstance(cfg, TrialConfig) else TrialConfig.from_dict(cfg)
     report = report or (lambda metrics: None)
     progress = TrialProgress.of(cfg)
@@ -189,14 +206,15 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
               **where}
     try:
         with limited_threads(conditions["threads"]):
-            record = _run(cfg, store, report, log, tracker, stage)
+            record = _run(cfg, store, report, log, tracker, stage, search)
         for name, value in common.items():
             setattr(record, name, value)
         record.threads = conditions["threads"]
         record.timing = {**record.timing, **_times(started, stage), "conditions": conditions}
         store.write_record(record)
     except TrialPruned as exc:
-        record = pruned_record(cfg, {"last": str(exc) or None, "stage": stage.name},
+        record = pruned_record(cfg, {"last": str(exc) or None, "stage": stage.name,
+                                     **exc.validation},
                                timing={**_times(started, stage), "conditions": conditions},
                                environment=environment(), **common)
         store.write_record(record)
@@ -223,7 +241,7 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
     # Only the held-out validation score goes to Ray Tune (schedulers, searchers): test-query
     # metrics are in the record and never reach a tuner.
     score = record.validation.get("score")
-    report({"finished": 1, **({"validation_score": score} if score is not None else {})})
+    report({FINAL_MARKER: 1, **({VALIDATION_METRIC: score} if score is not None else {})})
     return record
 
 
@@ -257,7 +275,7 @@ def _conditions(cfg: TrialConfig) -> dict[str, Any]:
 
 
 def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
-         tracker: _TrialTracker, stage: StageClock) -> ResultRecord:
+         tracker: _TrialTracker, stage: StageClock, search: bool = False) -> ResultRecord:
     spec = registry.methods.get(cfg.method)
     dspec = registry.datasets.get(cfg.dataset)
     stage.enter("data")
@@ -281,9 +299,16 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
     workdir = Path(cfg.results_dir) / "work" / cfg.key
     workdir.mkdir(parents=True, exist_ok=True)
 
+    rounds: list[tuple[int, float | None]] = []  # (epoch, validation score) of a search
+
     def on_epoch(epoch: int, **metrics: Any) -> None:
         clean = {k: float(v) for k, v in metrics.items()
                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if search:  # every round is scored on the validation split
+            score = validation_score(method, data)
+            rounds.append((int(epoch), score))
+            if score is not None:
+                clean[VALIDATION_METRIC] = score
         tracker.epoch(int(epoch), clean)
         report({"epoch": int(epoch), **clean})
 
@@ -292,6 +317,16 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
                      validate=lambda: validation_score(method, data), log=log)
     stage.enter("fit")
     method.fit(data.train, ctx)
+    used_index = (data.train_index if method.train_rows_used is None
+                  else data.train_index[method.train_rows_used])
+    if search:
+        stage.enter("validation")
+        record = _finished_record(cfg, spec, method, data, ds, used_index, device,
+                                  validation_score(method, data))
+        record.validation["rounds"] = [[epoch, score] for epoch, score in rounds]
+        record.timing = {"data_s": t_data, "fit_s": stage.seconds("fit"),
+                         "validation_s": stage.seconds("validation")}
+        return record
 
     stage.enter("encode")
     q_codes = encode_both(method, data.query)
@@ -303,8 +338,6 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
     k_values = cfg.definition.k_values or tuple(PROTOCOL["k_values"])
     q_labels, r_labels = data.labels[data.query_index], data.labels[data.retrieval_index]
     metrics: dict[str, Any] = {}
-    used_index = (data.train_index if method.train_rows_used is None
-                  else data.train_index[method.train_rows_used])
     arrays: dict[str, np.ndarray] = {
         "q_index": data.query_index, "r_index": data.retrieval_index,
         "train_index": data.train_index, "train_index_used": used_index,
@@ -320,6 +353,19 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
 
     stage.enter("store")
     codes = store.write_codes(cfg.key, arrays)
+    record = _finished_record(cfg, spec, method, data, ds, used_index, device, val)
+    record.split["database_order_checksum"] = index_checksum({"retrieval": data.retrieval_index})
+    record.metrics, record.protocol, record.codes = metrics, dict(PROTOCOL), codes
+    record.timing = {"data_s": t_data, "fit_s": stage.seconds("fit"),
+                     "encode_s": stage.seconds("encode"), "eval_s": stage.seconds("evaluate")}
+    return record
+
+
+def _finished_record(cfg: TrialConfig, spec: Any, method: HashMethod, data: TrialData,
+                     ds: Any, used_index: np.ndarray, device: str,
+                     val: float | None) -> ResultRecord:
+    """The fields of a finished record that do not depend on query evaluation (a search
+    trial's record has only these, with the validation rounds)."""
     return ResultRecord(
         key=cfg.key, status="finished", **record_identity(cfg),
         resolved_params=method.resolved_params,
@@ -331,15 +377,11 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
         train_index_used=None if method.train_rows_used is None else used_index.tolist(),
         split={"checksum": data.split.checksum(), "sizes": data.split.sizes(),
                "train_checksum": index_checksum({"train": data.train_index}),
-               "train_used_checksum": index_checksum({"train": used_index}),
-               "database_order_checksum": index_checksum({"retrieval": data.retrieval_index})},
+               "train_used_checksum": index_checksum({"train": used_index})},
         selection=method.selection_rule,
         validation={"score": val, "map_mean_first_bits": val, "rule": VALIDATION_RULE,
                     "queries": len(data.validation), "database": len(data.validation_database)},
-        metrics=metrics, protocol=dict(PROTOCOL), codes=codes,
-        device=device, environment=environment(),
-        timing={"data_s": t_data, "fit_s": stage.seconds("fit"),
-                "encode_s": stage.seconds("encode"), "eval_s": stage.seconds("evaluate")},
+        node=platform.node(), device=device, environment=environment(),
     )
 
 
@@ -365,11 +407,13 @@ class _TrialTracker:
             self.logger = RunLogger(
                 t.uri, t.experiment_id, run_name=cfg.key, parent_run_id=t.parent_run_id,
                 warn=self.log,
-                tags=trial_tags(key=cfg.key, method=cfg.method, dataset=cfg.dataset,
-                                preset=cfg.preset_name, bits=cfg.bits, budget=d.budget,
-                                seed=cfg.seed, group=d.group,
-                                protocol_version=d.protocol_version, env=environment(),
-                                attempt=self.attempt, run_id=cfg.run_id))
+                tags={**trial_tags(key=cfg.key, method=cfg.method, dataset=cfg.dataset,
+                                   preset=cfg.preset_name, bits=cfg.bits, budget=d.budget,
+                                   seed=cfg.seed, group=d.group,
+                                   protocol_version=d.protocol_version, env=environment(),
+                                   attempt=self.attempt, run_id=cfg.run_id),
+                      **({"tuned_by": cfg.tuning.get("study"),
+                          "tuning.role": cfg.tuning.get("role", "")} if cfg.tuning else {})})
             self.logger.log_params(trial_params(
                 method=cfg.method, method_version=d.method_version, dataset=cfg.dataset,
                 preset=cfg.preset_name, bits=cfg.bits, budget=d.budget, seed=cfg.seed,
@@ -403,4 +447,5 @@ class _TrialTracker:
 
 
 __all__ = ["TrialPruned", "encode_both", "evaluate_codes", "run_trial",
-           "validation_score", "limited_threads", "resolve_device", "VALIDATION_RULE"]
+           "validation_score", "limited_threads", "resolve_device", "VALIDATION_RULE",
+           "VALIDATION_METRIC", "FINAL_MARKER"]

@@ -1,7 +1,7 @@
 """Running trial configs as Ray Tune trials (a local Ray instance, or a cluster by address).
 
 Each trial's config travels as plain JSON (``TrialConfig.to_dict``); :func:`trainable` and
-:func:`placement` are the pieces other Tuners (``bench tune``) reuse.
+:func:`resource_request` are the pieces other Tuners (``bench tune``) reuse.
 
 Failures are of two kinds, and only one is retried:
 
@@ -20,7 +20,7 @@ Failures are of two kinds, and only one is retried:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +31,19 @@ DEFAULT_MAX_RETRIES = 2
 
 
 def trainable(config: dict[str, Any]) -> None:
-    """The Ray Tune function trainable: ``config["trial"]`` is a ``TrialConfig.to_dict()``."""
+    """The Ray Tune function trainable: ``config["trial"]`` is a ``TrialConfig.to_dict()``;
+    ``config["plugins"]`` the methods registered at run time in the driver (notebooks, tests)."""
     import platform
 
     from ray import tune
 
+    from bench import registry
     from bench.results import ResultStore
     from bench.runner.manifest import check_visible
     from bench.runner.ray_session import node_identity
     from bench.runner.trial import run_trial
 
+    registry.methods.adopt(config.get("plugins") or {})
     cfg = TrialConfig.from_dict(config["trial"])
     ray_node = node_identity() or {}
     check_visible(cfg.results_dir, cfg.run_id,
@@ -60,15 +63,20 @@ def trainable(config: dict[str, Any]) -> None:
         tune.report({"failed": 1})  # recorded; deterministic, so not retried
 
 
-def placement(config: dict[str, Any]):
-    """The trial's resource request (its method's CPUs and GPUs) as a placement group."""
+def resource_request(resources: Mapping[str, float] | None):
+    """A trial's resource request (its method's CPUs and GPUs) as a placement group."""
     from ray.tune import PlacementGroupFactory
 
-    res = config["trial"].get("resources") or {}
+    res = resources or {}
     bundle = {"CPU": float(res.get("cpu", 1))}
     if float(res.get("gpu", 0)) > 0:
         bundle["GPU"] = float(res["gpu"])
     return PlacementGroupFactory([bundle])
+
+
+def placement(config: dict[str, Any]):
+    """The placement group of a ``bench run`` trial (from its config)."""
+    return resource_request(config["trial"].get("resources"))
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -127,11 +135,14 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
     progress view)."""
     from ray import tune
 
+    from bench import registry
+
     prepare_ray(configs, address, num_cpus)
     run_id = configs[0].run_id if configs else name
     tuner = tune.Tuner(
         tune.with_resources(trainable, placement),
-        param_space={"trial": tune.grid_search([c.to_dict() for c in configs])},
+        param_space={"trial": tune.grid_search([c.to_dict() for c in configs]),
+                     "plugins": registry.methods.portable()},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=max_concurrent, reuse_actors=reuse_workers,
             trial_name_creator=lambda t: t.config["trial"]["key"],

@@ -51,13 +51,17 @@ SPEC = MethodSpec(
         "max_train": "int[1,]|'auto'|null",
         **{name: "|".join(repr(v) for v in values) for name, values in CHOICES.items()},
     },
+    # bench tune (README "Search space"): beta and gamma span the paper's Fig. 4 grid (gnah.md
+    # §1.6), tau the temperatures of InfoNCE-style losses, k the Elbow rule or fixed counts up
+    # to k_max, lr one decade either side of the paper's 1e-4
     search_space={
         "beta": {"type": "uniform", "low": 0.0, "high": 1.0},
         "gamma": {"type": "choice", "values": [0.0, 0.002, 0.005, 0.01, 0.02, 0.05]},
-        "tau": {"type": "choice", "values": [0.05, 0.1, 0.2, 0.5, 1.0]},
+        "tau": {"type": "loguniform", "low": 0.05, "high": 1.0},
         "k": {"type": "choice", "values": ["elbow", "max_curvature", 2, 4, 8, 16]},
         "lr": {"type": "loguniform", "low": 1e-5, "high": 1e-3},
     },
+    iterative=True,
     resources={"cpu": 1, "gpu": 0},
     reference={
         "paper": "Unsupervised Data-Efficient Cross-Modal Retrieval with Global-Neighborhood "

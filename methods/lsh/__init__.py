@@ -10,7 +10,8 @@ SPEC = MethodSpec(
     inputs=("image_features", "text_features"),
     multi_bit=False,
     defaults={"center": True},
-    search_space={"center": {"type": "choice", "values": [True, False]}},
+    # No search space: the projection is random and `center` is a preprocessing switch, not a
+    # hyperparameter with a range; `bench tune` refuses LSH unless --space gives one (README).
     resources={"cpu": 1, "gpu": 0},
     reference={
         "paper": "Charikar, Similarity estimation techniques from rounding algorithms, STOC 2002",

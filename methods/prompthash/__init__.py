@@ -30,10 +30,14 @@ _COMMON = {
 #: shared with the other CLIP-based methods (clip_model: an open_clip config name or dict)
 _TYPES = param_types_for(
     _COMMON, mamba_backend="'auto'|'torch'|'cuda'", fusion="'batch'|'sample'")
+#: bench tune (README "Search space"): the hash-head learning rate around the scripts' 1e-3 and
+#: the default 2e-3, and the loss weights the reference scripts set per dataset (Flickr/NUS vs
+#: COCO: w_inter 5 or 20, w_quan 0.1 or 1, w_recon 0.001 vs the default 0.005)
 _SEARCH = {
     "lr": {"type": "loguniform", "low": 1e-4, "high": 3e-3},
     "w_inter": {"type": "choice", "values": [5.0, 20.0]},
     "w_quan": {"type": "choice", "values": [0.1, 1.0]},
+    "w_recon": {"type": "choice", "values": [0.001, 0.005]},
 }
 _REFERENCE = {
     "paper": "Zou, Cheng, Chen. PromptHash: Affinity-Prompted Collaborative Cross-Modal "
@@ -53,6 +57,7 @@ SPEC = MethodSpec(
               "encode_prompt": "labels", "prompt_label_dropout": 0.0},
     search_space=_SEARCH,
     param_types=_TYPES,
+    iterative=True,
     resources={"cpu": 1, "gpu": 0},
     reference=_REFERENCE,
     description=(
@@ -77,6 +82,7 @@ SPEC_CLEAN = MethodSpec(
               "encode_prompt": "label_free", "prompt_label_dropout": 0.5},
     search_space=_SEARCH,
     param_types=_TYPES,
+    iterative=True,
     resources={"cpu": 1, "gpu": 0},
     reference=_REFERENCE,
     description=(
