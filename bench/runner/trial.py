@@ -204,6 +204,12 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
     conditions = _conditions(cfg)
     common = {"attempt": attempt, "lost_attempts": lost, "tracking_state": tracker.state,
               **where}
+
+    def _close(record: ResultRecord) -> None:  # after the record is written, whatever it says
+        store.end_attempt(cfg.key)
+        tracker.finish(record, store)
+        progress.end(record.status)
+
     try:
         with limited_threads(conditions["threads"]):
             record = _run(cfg, store, report, log, tracker, stage, search)
@@ -218,9 +224,7 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
                                timing={**_times(started, stage), "conditions": conditions},
                                environment=environment(), **common)
         store.write_record(record)
-        store.end_attempt(cfg.key)
-        tracker.finish(record, store)
-        progress.end(record.status)
+        _close(record)
         return record
     except BaseException as exc:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -231,13 +235,9 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
                                timing={**_times(started, stage), "conditions": conditions},
                                environment=environment(), **common)
         store.write_record(record)
-        store.end_attempt(cfg.key)
-        tracker.finish(record, store)
-        progress.end(record.status)
+        _close(record)
         raise
-    store.end_attempt(cfg.key)
-    tracker.finish(record, store)
-    progress.end(record.status)
+    _close(record)
     # Only the held-out validation score goes to Ray Tune (schedulers, searchers): test-query
     # metrics are in the record and never reach a tuner.
     score = record.validation.get("score")
