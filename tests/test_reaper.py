@@ -69,7 +69,7 @@ def test_killed_bench_driver_leaves_no_ray_process(tmp_path, sig):
             [sys.executable, "-m", "bench", "run", "--methods", "gnah", "--bits", "16,32",
              "--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--preset",
              "small", "--seeds", "0,1,2", "--num-cpus", "1", "--tracking-uri", "none",
-             "--results", str(tmp_path / "results")],
+             "--verbose", "--results", str(tmp_path / "results")],  # --verbose: Tune's table
             stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"})
     try:

@@ -20,7 +20,7 @@ from bench.cli import main
 REPO = Path(__file__).resolve().parents[1]
 ARGS = ["tune", "--methods", "gnah", "--bits", "16", "--budgets", "80",
         "--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--preset", "small",
-        "--set", "gnah.epochs=60", "--set", "gnah.report_every=10", "--set", "gnah.hidden=256",
+        "--set", "gnah.epochs=400", "--set", "gnah.report_every=50", "--set", "gnah.hidden=256",
         "--set", "gnah.kmeans_restarts=2", "--scheduler", "none", "--num-cpus", "2",
         "--max-concurrent", "1", "--trials", "3", "--final-seeds", "none",
         "--tracking-uri", "none", "--no-report"]
