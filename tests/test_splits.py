@@ -102,3 +102,24 @@ def test_class_balanced_preset_through_prepare(tmp_path):
     assert len(data.split.query) >= 5
     assert (labels[data.split.query].sum(0) >= 1).all()
     assert not set(data.split.query) & set(data.train_index)
+
+
+def test_encode_views_are_read_only_and_shared_between_trials_of_one_seed(tmp_path):
+    """Trials cutting the same rows share one read-only set of encode views (no per-trial copy
+    of the retrieval database); another seed gets its own rows."""
+    from bench.runner.data import load_dataset, prepare
+
+    ds = load_dataset("synthetic-features", None, str(tmp_path), {"n_items": 1500, "dim": 16})
+    preset = Preset("p", query=100, validation=50, seed=1)
+    inputs = ("image_features", "text_features")
+    a, b = (prepare(ds, preset, 40, 0, inputs) for _ in range(2))
+    assert b.retrieval.image_features is a.retrieval.image_features
+    np.testing.assert_array_equal(a.retrieval.image_features,
+                                  ds.items.image_features[a.retrieval_index])
+    with pytest.raises(ValueError, match="read-only"):
+        a.retrieval.text_features[0, 0] = 1.0
+    assert a.train.image_features.flags.writeable  # a trial's own small copy
+    c = prepare(ds, preset, 40, 1, inputs)
+    assert not np.array_equal(c.retrieval_index, a.retrieval_index)
+    np.testing.assert_array_equal(c.retrieval.text_features,
+                                  ds.items.text_features[c.retrieval_index])

@@ -12,9 +12,19 @@ import numpy as np
 from bench import registry
 from bench.errors import BenchError
 from bench.plugins import LoadedDataset, PairedData, Preset
-from bench.splits import Split, database_order, draw_budget, make_split, validation_database
+from bench.splits import (
+    Split,
+    database_order,
+    draw_budget,
+    index_checksum,
+    make_split,
+    validation_database,
+)
 
 _CACHE: dict[str, LoadedDataset] = {}
+#: The last trial's encode views (validation, query, retrieval, validation database), reused by
+#: the next trial of this process that cuts the same rows of the same dataset object.
+_VIEWS: dict[str, Any] = {}
 
 
 def load_dataset(name: str, root: str | None, cache_dir: str,
@@ -112,12 +122,34 @@ def prepare(ds: LoadedDataset, preset: Preset, budget: int | float | None, seed:
     train = everything.subset(train_index).only(inputs)
     encode_inputs = tuple(k for k in inputs if k != "labels" or labels_at_encode)
 
-    def view(index: np.ndarray) -> PairedData:
-        return everything.subset(index).only(encode_inputs)
-
+    validation, query, retrieval, val_db = _encode_views(
+        ds.items, everything, (split.validation, split.query, db_index, val_db_index),
+        encode_inputs)
     return TrialData(
         split=split, train_index=train_index, train=train,
-        validation=view(split.validation), query=view(split.query), retrieval=view(db_index),
+        validation=validation, query=query, retrieval=retrieval,
         labels=np.asarray(ds.items.labels), retrieval_index=db_index,
-        validation_database=view(val_db_index), validation_database_index=val_db_index,
+        validation_database=val_db, validation_database_index=val_db_index,
     )
+
+
+def _encode_views(items: PairedData, everything: PairedData, parts: tuple[np.ndarray, ...],
+                  inputs: tuple[str, ...]) -> tuple[PairedData, ...]:
+    """``everything``'s rows ``parts`` (one view each) holding ``inputs``, read-only, built
+    once per process for the same dataset object, rows and inputs: trials of several methods
+    with one seed share the split's views instead of each copying the retrieval database's
+    features, and a new set replaces the old one (never two sets at once). Read-only, so a
+    method that writes into its inputs fails loudly instead of changing a later trial's data."""
+    key = (index_checksum({str(i): p for i, p in enumerate(parts)}), tuple(sorted(inputs)))
+    if _VIEWS.get("items") is not items or _VIEWS.get("key") != key:
+        _VIEWS.clear()
+        views = []
+        for index in parts:
+            part = everything.only(inputs).subset(index)  # only the fields it needs
+            for name in ("index", "image_features", "text_features", "labels"):
+                value = getattr(part, name)
+                if isinstance(value, np.ndarray):
+                    value.flags.writeable = False
+            views.append(part)
+        _VIEWS.update(items=items, key=key, views=tuple(views))
+    return _VIEWS["views"]

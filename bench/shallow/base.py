@@ -19,11 +19,34 @@ def sign_codes(v: np.ndarray) -> np.ndarray:
     return np.where(v >= 0, 1, -1).astype(np.int8)
 
 
-def features(data: PairedData, modality: Modality) -> np.ndarray:
+def raw_features(data: PairedData, modality: Modality) -> np.ndarray:
+    """``modality``'s features as given (their own dtype, no copy)."""
     x = data.image_features if modality == "image" else data.text_features
     if x is None:
         raise ValueError(f"no {modality} features given")
-    return np.asarray(x, dtype=np.float64)
+    return x
+
+
+def features(data: PairedData, modality: Modality) -> np.ndarray:
+    return np.asarray(raw_features(data, modality), dtype=np.float64)
+
+
+def centred_chunks(x: np.ndarray, mean: np.ndarray) -> Iterator[np.ndarray]:
+    """``x - mean`` in float64, :data:`ENCODE_CHUNK` rows at a time (a 200k-item database is
+    never converted to float64 whole)."""
+    for s in range(0, len(x), ENCODE_CHUNK):
+        yield np.asarray(x[s:s + ENCODE_CHUNK], dtype=np.float64) - mean
+
+
+def linear_codes(x: np.ndarray, mean: np.ndarray,
+                 maps: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """``sign((x - mean) @ W_b)`` for every bit length ``b`` of ``maps``, chunk by chunk."""
+    parts: dict[int, list[np.ndarray]] = {b: [] for b in maps}
+    for chunk in centred_chunks(x, mean):
+        for b, w in maps.items():
+            parts[b].append(sign_codes(chunk @ w))
+    return {b: (np.concatenate(p) if p else np.zeros((0, b), np.int8))
+            for b, p in parts.items()}
 
 
 class ShallowHashMethod(HashMethod):
@@ -65,9 +88,8 @@ class ShallowHashMethod(HashMethod):
         return x
 
     def _chunks(self, data: PairedData, modality: Modality) -> Iterator[np.ndarray]:
-        x = features(data, modality)
-        for s in range(0, len(x), ENCODE_CHUNK):
-            yield self.transform(x[s:s + ENCODE_CHUNK] - self.mean[modality], modality)
+        for chunk in centred_chunks(raw_features(data, modality), self.mean[modality]):
+            yield self.transform(chunk, modality)
 
     def unified_codes(self, data: PairedData) -> dict[int, np.ndarray]:
         """Codes of items seen in both modalities at once, the way some reference papers code

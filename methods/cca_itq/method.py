@@ -6,7 +6,7 @@ import numpy as np
 
 from bench.methods.cca_itq import SPEC
 from bench.plugins import FitContext, HashMethod, Modality, PairedData
-from bench.shallow.base import sign_codes
+from bench.shallow.base import linear_codes, raw_features
 from bench.shallow.cca import cca, itq, lift
 
 
@@ -34,6 +34,5 @@ class CCAITQ(HashMethod):
         ctx.report(epoch=1)
 
     def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
-        x = data.image_features if modality == "image" else data.text_features
-        x = np.asarray(x, dtype=np.float64) - self.mean[modality]
-        return {b: sign_codes(x @ m) for b, m in self.maps[modality].items()}
+        return linear_codes(raw_features(data, modality), self.mean[modality],
+                            self.maps[modality])

@@ -6,7 +6,7 @@ import numpy as np
 
 from bench.methods.lsh import SPEC
 from bench.plugins import FitContext, HashMethod, Modality, PairedData
-from bench.shallow.base import sign_codes
+from bench.shallow.base import linear_codes, raw_features
 
 
 class LSH(HashMethod):
@@ -28,6 +28,5 @@ class LSH(HashMethod):
         ctx.report(epoch=1)
 
     def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
-        x = data.image_features if modality == "image" else data.text_features
-        x = np.asarray(x, dtype=np.float64) - self.mean[modality]
-        return {b: sign_codes(x @ w) for b, w in self.proj[modality].items()}
+        return linear_codes(raw_features(data, modality), self.mean[modality],
+                            self.proj[modality])
