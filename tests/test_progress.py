@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
+import mmap
 import time
 
-import numpy as np
 import pytest
 
 from bench.memory import peak_mib, reset_peak
@@ -30,9 +30,13 @@ def test_stage_clock_times_steps_and_excludes_harness_time():
     time.sleep(0.05)
     clock.harness(time.sleep)(0.05)  # e.g. waiting for Ray Tune to take a report
     clock.enter("encode")
-    block = np.ones(40 * 2**20, dtype=np.uint8)  # 40 MiB touched inside "encode"
-    prof = clock.profile()  # while the block is resident: the kernel's high-water mark is only
-    del block               # synced lazily, the resident size now is exact
+    # 40 MiB of fresh anonymous pages touched inside "encode" (an explicit mapping: a numpy
+    # array could reuse memory the process already holds after a long suite)
+    block = mmap.mmap(-1, 40 * 2**20)
+    for offset in range(0, len(block), mmap.PAGESIZE):
+        block[offset] = 1
+    prof = clock.profile()  # while the block is resident (the high-water mark syncs lazily)
+    block.close()
     assert list(prof) == ["setup", "fit", "encode"]
     assert 0.04 <= prof["fit"]["s"] < 0.09 and prof["fit"]["harness_s"] >= 0.04
     assert clock.seconds("fit") == pytest.approx(prof["fit"]["s"], abs=1e-3)
