@@ -32,7 +32,7 @@ def test_records_codes_and_leaderboard(finished_run):
     for r in records:
         assert r.status == "finished" and r.split["checksum"] and r.environment["git_commit"]
         assert r.protocol["version"] == 2 and "seeded order" in r.protocol["ties"]
-        assert r.mlflow_run_id and r.tracking_error is None
+        assert r.mlflow_run_id and r.tracking_error is None and r.tracking_state == "logged"
         assert r.definition["data_fingerprint"] and r.codes["sha256"]
         assert r.timing["conditions"]["threads"] == 1
         stages = r.timing["stages"]  # each step's own time and peak memory (issue 17)

@@ -30,7 +30,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -357,8 +357,15 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
         d.taken_over_by = run_id
         d.close(results, "killed")
     manifest.write(results)
+    relay = None
     if parent is not None:
-        configs = [c.with_tracking(parent.tracking) for c in configs]
+        by_driver = not req.execution.in_process  # Ray workers never touch MLflow
+        configs = [c.with_tracking(replace(parent.tracking, by_driver=by_driver))
+                   for c in configs]
+        if by_driver and parent.logger is not None:
+            from bench.runner.relay import TrackingRelay
+
+            relay = TrackingRelay(configs, log)
     status = "FAILED"
     try:
         if req.execution.in_process:
@@ -366,11 +373,17 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
 
             errors = run_in_process(configs, log)
         else:
-            errors = _run_with_ray(configs, req, run_id)
+            errors = _run_with_ray(configs, req, run_id,
+                                   [relay.callback()] if relay is not None else [])
+        if relay is not None:
+            relay.close()
+            relay = None
         records = collect_records(configs, errors, run_id)
         status = "FINISHED" if all(r.finished for r in records) else "FAILED"
         return records
     finally:
+        if relay is not None:  # interrupted: what is queued, not the rest (they stay pending)
+            relay.close(flush=False)
         if parent is not None and parent.logger is not None:
             parent.logger.close_running_children()  # attempts whose worker died
             parent.logger.end(status)
@@ -386,10 +399,10 @@ class _Parent:
     logger: Any = None
 
 
-def _run_with_ray(configs: Sequence[TrialConfig], req: RunRequest,
-                  run_id: str) -> dict[str, str | None]:
+def _run_with_ray(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
+                  callbacks: Sequence[Any] = ()) -> dict[str, str | None]:
     """Ray Tune, shown as the compact progress view (Ray Tune's status table with
-    ``verbose``)."""
+    ``verbose``); ``callbacks``: more Tune callbacks (the MLflow relay)."""
     from bench.runner.progress import ProgressView
     from bench.runner.tune import run_with_ray
 
@@ -400,7 +413,7 @@ def _run_with_ray(configs: Sequence[TrialConfig], req: RunRequest,
         return run_with_ray(configs, req.results_path, run_id, address=ex.address,
                             num_cpus=ex.num_cpus, max_concurrent=ex.max_concurrent,
                             max_retries=ex.max_retries, reuse_workers=ex.reuse_workers,
-                            verbose=ex.verbose)
+                            verbose=ex.verbose, callbacks=callbacks)
 
 
 def _open_parent_run(req: RunRequest, results: Path, run_id: str, n_trials: int, log: Log,
