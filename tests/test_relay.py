@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from types import SimpleNamespace
 
 from bench import tracking
 from bench.results import ResultStore
@@ -42,7 +43,7 @@ def test_driver_logs_each_trial_once_with_its_epoch_metrics(tmp_path):
     cca = next(c for c in configs if c.method == "cca")
     assert history_path(cca.results_dir, cca.key).is_file()  # cca reports one epoch
 
-    relay = TrackingRelay(configs, log=print)
+    relay = TrackingRelay(configs, print, lambda: SimpleNamespace(tracking=t, logger=parent))
     relay.submit(cca.key)
     relay.submit(cca.key)  # heard twice: logged once
     relay.close()  # flushes the trial whose end was not heard (lsh)
@@ -73,8 +74,8 @@ def test_an_outage_leaves_records_pending_and_fails_nothing(tmp_path):
     for cfg in configs:
         run_trial(cfg, log=lambda m: None)
     said: list[str] = []
-    relay = TrackingRelay(configs, log=said.append)
-    relay.close()
+    relay = TrackingRelay(configs, said.append, lambda: SimpleNamespace(tracking=t))
+    assert relay.close().tracking == t
     store = ResultStore(tmp_path / "results")
     for cfg in configs:
         rec = store.read(cfg.method, cfg.dataset, cfg.key)

@@ -30,7 +30,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -335,7 +335,7 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
             log: Log = print, sweep: str | None = None) -> list[ResultRecord]:
     """Run ``configs``; returns the record each left (finished or failed), in order.
     ``sweep`` (default: from the configs' keys) names the sweep for taking over a dead run."""
-    from bench.runner.manifest import Manifest, dead_runs, sweep_id
+    from bench.runner.manifest import LOCK, Manifest, dead_runs, sweep_id
 
     if not configs:
         return []
@@ -352,20 +352,32 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
     for d in dead:
         log(f"bench: run {d.run_id} of this sweep (driver {d.pid} on {d.host}) died without "
             "finishing; this run takes it over")
-    parent = _open_parent_run(req, results, run_id, len(configs), log, manifest, dead)
+    relay = None
+    if req.execution.in_process or req.tracking_uri == "none":
+        parent = _open_parent_run(req, results, run_id, len(configs), log, manifest, dead)
+    else:  # Ray: the driver's relay opens the parent run while Tune starts, and logs trials
+        from bench import tracking
+        from bench.runner.relay import TrackingRelay
+
+        uri = req.tracking_uri or tracking.default_tracking_uri(results)
+        manifest.tracking_uri = uri
+
+        def open_parent() -> _Parent | None:
+            opened = _open_parent_run(req, results, run_id, len(configs), log, manifest, dead)
+            with LOCK:
+                manifest.write(results)
+            return opened
+
+        relay = TrackingRelay(configs, log, open_parent)
+        parent = _Parent(Tracking(uri=uri, experiment_id=None, experiment=req.experiment,
+                                  by_driver=True))
     for d in dead:
         d.taken_over_by = run_id
         d.close(results, "killed")
-    manifest.write(results)
-    relay = None
+    with LOCK:
+        manifest.write(results)
     if parent is not None:
-        by_driver = not req.execution.in_process  # Ray workers never touch MLflow
-        configs = [c.with_tracking(replace(parent.tracking, by_driver=by_driver))
-                   for c in configs]
-        if by_driver and parent.logger is not None:
-            from bench.runner.relay import TrackingRelay
-
-            relay = TrackingRelay(configs, log)
+        configs = [c.with_tracking(parent.tracking) for c in configs]
     status = "FAILED"
     try:
         if req.execution.in_process:
@@ -376,18 +388,18 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
             errors = _run_with_ray(configs, req, run_id,
                                    [relay.callback()] if relay is not None else [])
         if relay is not None:
-            relay.close()
-            relay = None
+            parent, relay = relay.close(), None
         records = collect_records(configs, errors, run_id)
         status = "FINISHED" if all(r.finished for r in records) else "FAILED"
         return records
     finally:
         if relay is not None:  # interrupted: what is queued, not the rest (they stay pending)
-            relay.close(flush=False)
+            parent = relay.close(flush=False)
         if parent is not None and parent.logger is not None:
             parent.logger.close_running_children()  # attempts whose worker died
             parent.logger.end(status)
-        manifest.close(results, status.lower())
+        with LOCK:
+            manifest.close(results, status.lower())
 
 
 @dataclass

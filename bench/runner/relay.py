@@ -36,12 +36,18 @@ END_MARKERS = ("finished", "failed")
 
 
 class TrackingRelay:
-    """Logs the records of ``configs`` (run with ``tracking.by_driver``) to MLflow from a thread
-    of the driver, each once, in the order their trials end."""
+    """Logs the records of ``configs`` to MLflow from a thread of the driver, each once, in the
+    order their trials end. The thread first calls ``open_parent`` (the driver's parent run,
+    opened while Ray Tune starts: a new SQLite store takes seconds to create); what it returns
+    (None: no tracking; ``tracking.experiment_id`` None: the store is unavailable, and every
+    record stays pending) is what :meth:`close` returns."""
 
-    def __init__(self, configs: Sequence[TrialConfig], log: Log):
-        self._configs = {c.key: c for c in configs if c.tracking is not None}
+    def __init__(self, configs: Sequence[TrialConfig], log: Log,
+                 open_parent: Callable[[], Any]):
+        self._configs = {c.key: c for c in configs}
         self._log = log
+        self._open_parent = open_parent
+        self.parent: Any = None
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._seen: set[str] = set()
         self._lock = threading.Lock()
@@ -59,14 +65,16 @@ class TrackingRelay:
             self._seen.add(key)
         self._queue.put(key)
 
-    def close(self, flush: bool = True) -> None:
+    def close(self, flush: bool = True) -> Any:
         """Wait for the queued records; ``flush``: first queue every other trial whose record of
-        this run is still pending (a trial whose end was not heard)."""
+        this run is still pending (a trial whose end was not heard). The parent (see the class
+        doc)."""
         if flush:
             for key in list(self._configs):
                 self.submit(key)
         self._queue.put(None)
         self._thread.join()
+        return self.parent
 
     def callback(self) -> Any:
         """A Ray Tune callback that submits a trial when its last report arrives."""
@@ -87,9 +95,17 @@ class TrackingRelay:
         return EndOfTrial(self)
 
     def _loop(self) -> None:
+        try:
+            self.parent = self._open_parent()
+        except Exception as exc:  # noqa: BLE001 - tracking never stops the run
+            self._log(f"bench: warning: MLflow parent run not opened ({type(exc).__name__}: "
+                      f"{exc}); the records stay 'pending'")
+        tracking = getattr(self.parent, "tracking", None)
         while (key := self._queue.get()) is not None:
+            if tracking is None or tracking.experiment_id is None:
+                continue  # no store: the records stay pending
             try:
-                self._upload(self._configs[key])
+                self._upload(self._configs[key].with_tracking(tracking))
             except Exception as exc:  # noqa: BLE001 - tracking never stops the run
                 self._log(f"bench: warning: MLflow logging of {key} failed "
                           f"({type(exc).__name__}: {exc}); its record stays 'pending'")

@@ -100,12 +100,15 @@ def _heartbeat(results_dir: Path, run_id: str):
             if time.time() - self.last < HEARTBEAT_S:
                 return
             self.last = time.time()
-            m = Manifest.find(results_dir, run_id)
-            if m is not None:
-                try:
-                    m.touch(results_dir)
-                except OSError:
-                    pass
+            from bench.runner.manifest import LOCK  # here: Tune pickles its callbacks
+
+            with LOCK:
+                m = Manifest.find(results_dir, run_id)
+                if m is not None:
+                    try:
+                        m.touch(results_dir)
+                    except OSError:
+                        pass
 
     return Heartbeat()
 
