@@ -334,16 +334,32 @@ def new_run_id() -> str:
 def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
             log: Log = print, sweep: str | None = None) -> list[ResultRecord]:
     """Run ``configs``; returns the record each left (finished or failed), in order.
-    ``sweep`` (default: from the configs' keys) names the sweep for taking over a dead run."""
-    from bench.runner.manifest import LOCK, Manifest, dead_runs, sweep_id
-
+    ``sweep`` (default: from the configs' keys) names the sweep for taking over a dead run.
+    Through Ray, Ray's own output goes to ``<results>/logs/<run id>-ray.log``
+    (:mod:`bench.runner.ray_log`; also on the terminal with ``execution.verbose``)."""
     if not configs:
         return []
+    if req.execution.in_process:
+        return _execute(configs, req, run_id, log, sweep)
+    from bench.runner.ray_log import RayOutput, ray_log_path
+
+    path = ray_log_path(req.results_path, run_id)
+    log(f"bench: Ray's own output goes to {path}"
+        + (" (and here: --verbose)" if req.execution.verbose else ""))
+    with RayOutput(path, req.execution.verbose) as ray_output:
+        return _execute(configs, req, run_id, log, sweep, ray_output)
+
+
+def _execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str, log: Log,
+             sweep: str | None, ray_output: Any = None) -> list[ResultRecord]:
+    from bench.runner.manifest import LOCK, Manifest, dead_runs, sweep_id
+
     results = req.results_path
     if not req.execution.in_process:  # Ray up and able to host every trial, before any write
         from bench.runner.tune import prepare_ray
 
         prepare_ray(configs, req.execution.address, req.execution.num_cpus)
+        ray_output.capture_workers()
     manifest = Manifest(run_id=run_id, sweep=sweep or sweep_id([c.key for c in configs]),
                         command=req.command or " ".join(sys.argv), n_trials=len(configs),
                         address=req.execution.address, experiment=req.experiment)
