@@ -64,7 +64,8 @@ class Execution:
     #: a Ray worker runs trial after trial, keeping its imports and loaded data (False: a fresh
     #: worker process per trial, about 10 s each)
     reuse_workers: bool = True
-    #: Ray Tune's own status table instead of the compact progress view
+    #: Ray's own output on the terminal too (Ray Tune's status table instead of the compact
+    #: progress view); it always goes to RESULTS/logs/<run id>-ray.log
     verbose: bool = False
 
 
