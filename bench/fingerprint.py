@@ -6,7 +6,10 @@ code.
   loaded object; hashing runs at memory speed (10,000 64x64 images: ~0.1 s). It is part of
   every result's definition, so pointing a results folder at another copy or layout of a
   dataset with different content never reuses old results.
-* :func:`method_source` - SHA-256 of a method package's Python files. A built-in method keeps
+* :func:`method_source` - SHA-256 of a method package's Python files and of the harness's
+  building-block modules it imports (``bench.deep``, ``bench.shallow``, ``bench.training``,
+  ``bench.encoders``, followed transitively), so a change to shared method code is caught as
+  a change to every method built on it. A built-in method keeps
   ``methods/<package>/fingerprint.json`` (``{name: {"version", "source_sha256"}}``); the test
   suite fails when the source changed but the file was not renewed, which forces the author to
   decide whether ``SPEC.version`` (part of every result key) must be bumped.
@@ -14,6 +17,7 @@ code.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import json
@@ -128,14 +132,76 @@ def _source_files(folder: Path) -> Iterable[Path]:
     return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
 
 
+#: harness packages that hold methods' shared building blocks (their code shapes results)
+BUILDING_BLOCKS = ("bench.deep", "bench.shallow", "bench.training", "bench.encoders")
+_BENCH_ROOT = Path(__file__).resolve().parent
+
+
+def _module_file(module: str) -> Path | None:
+    """The file of a ``bench.*`` module, found on disk without importing it."""
+    base = _BENCH_ROOT.joinpath(*module.split(".")[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_block(module: str) -> bool:
+    return any(module == b or module.startswith(b + ".") for b in BUILDING_BLOCKS)
+
+
+def _imported_modules(path: Path, package: str) -> set[str]:
+    """Absolute names of the modules ``path`` imports (``from a import b`` also yields
+    ``a.b``, which is kept only where it is a module)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            out.add(base)
+            out.update(f"{base}.{alias.name}" for alias in node.names)
+    return out
+
+
+def _building_block_files(roots: Iterable[Path]) -> list[Path]:
+    """The building-block modules ``roots`` import, transitively, with their packages'
+    ``__init__.py`` files (importing a module runs them)."""
+    seen: set[Path] = set()
+    todo = [(p, "") for p in roots]
+    while todo:
+        path, package = todo.pop()
+        for module in _imported_modules(path, package):
+            if not _is_block(module):
+                continue
+            parts = module.split(".")
+            for i in range(2, len(parts) + 1):
+                name = ".".join(parts[:i])
+                found = _module_file(name)
+                if found is not None and found not in seen:
+                    seen.add(found)
+                    pkg = name if found.name == "__init__.py" else name.rsplit(".", 1)[0]
+                    todo.append((found, pkg))
+    return sorted(seen)
+
+
 def method_source(spec: MethodSpec) -> str | None:
-    """SHA-256 over the relative names and bytes of the method package's ``*.py`` files."""
+    """SHA-256 over the relative names and bytes of the method package's ``*.py`` files, then
+    of the harness building-block modules they import (see :data:`BUILDING_BLOCKS`)."""
     folder = method_package_dir(spec)
     if folder is None:
         return None
     h = hashlib.sha256()
-    for path in _source_files(folder):
+    own = list(_source_files(folder))
+    for path in own:
         h.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    for path in _building_block_files(own):
+        h.update(b"bench/" + path.relative_to(_BENCH_ROOT).as_posix().encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     return h.hexdigest()
 

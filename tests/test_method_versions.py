@@ -58,3 +58,34 @@ def test_a_source_change_without_a_new_fingerprint_is_caught(tmp_path, monkeypat
     assert "records version '1'" in fingerprint_problem(bumped)
     write_fingerprint(bumped)
     assert fingerprint_problem(bumped) is None
+
+
+def test_a_change_to_a_building_block_the_method_imports_is_caught(tmp_path, monkeypatch):
+    """Shared method code in the harness (bench.deep, bench.shallow, ...) is part of the
+    fingerprint of every method importing it, directly or through another block; blocks the
+    method does not import are not."""
+    import bench.fingerprint as fingerprint
+    from bench.plugins import MethodSpec
+
+    root = tmp_path / "bench"
+    (root / "deep").mkdir(parents=True)
+    (root / "deep" / "__init__.py").write_text("")
+    (root / "deep" / "nets.py").write_text("from .losses import loss\n")
+    (root / "deep" / "losses.py").write_text("def loss():\n    return 1\n")
+    (root / "deep" / "unused.py").write_text("X = 1\n")
+    monkeypatch.setattr(fingerprint, "_BENCH_ROOT", root)
+    pkg = tmp_path / "plug" / "blocky"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "method.py").write_text("from bench.deep.nets import loss\nimport numpy\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "plug"))
+    spec = MethodSpec(name="blocky", entry="blocky.method:M", version="1",
+                      supervision="unsupervised", inputs=("image_features",), multi_bit=False)
+    before = fingerprint.method_source(spec)
+    (root / "deep" / "unused.py").write_text("X = 2\n")
+    assert fingerprint.method_source(spec) == before
+    (root / "deep" / "losses.py").write_text("def loss():\n    return 2\n")
+    changed = fingerprint.method_source(spec)
+    assert changed != before
+    (root / "deep" / "__init__.py").write_text("# package code runs on import\n")
+    assert fingerprint.method_source(spec) != changed

@@ -105,3 +105,12 @@ def test_held_out_validation_ranks_codes_as_the_test_protocol(tmp_path):
     val = {k: r["validation"]["map_mean_first_bits"] for k, r in (("pair", pair), ("cls", cls))}
     assert val["cls"] > val["pair"] + 0.02, val
     assert pair["validation"]["database"] == 1000 and pair["validation"]["queries"] == 200
+
+
+def test_the_recorded_protocol_states_the_validation_database_size_in_use():
+    """The metric protocol recorded with every result describes the validation database in
+    words; the size it names is the one the splits use (the two modules stay independent)."""
+    from bench.metrics.engine import PROTOCOL
+    from bench.splits import VALIDATION_DATABASE
+
+    assert f"at most {VALIDATION_DATABASE:,} training-pool items" in PROTOCOL["validation"]

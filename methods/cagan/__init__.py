@@ -1,6 +1,6 @@
 """CAGAN / AGAH: (CLIP-based) Adaptive Graph Attention Hashing (Li et al., Sensors 2023)."""
 
-from bench.deep.options import LOOP_TYPES
+from bench.deep.options import LOOP_SPACE, LOOP_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -29,8 +29,7 @@ SPEC = MethodSpec(
         "lamb": {"type": "uniform", "low": 0.0, "high": 1.0},
         "mu": {"type": "uniform", "low": 1.0, "high": 2.0},
         "phi": {"type": "loguniform", "low": 0.01, "high": 1.0},
-        "lr_image": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
-        "lr_text": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
+        **LOOP_SPACE,
     },
     resources={"cpu": 1, "gpu": 0},
     reference={

@@ -1,6 +1,6 @@
 """DGCPN: Deep Graph-neighbor Coherence Preserving Network (Yu et al., AAAI 2021)."""
 
-from bench.deep.options import LOOP_TYPES
+from bench.deep.options import LOOP_SPACE, LOOP_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -28,8 +28,7 @@ SPEC = MethodSpec(
         "knn_fraction": {"type": "uniform", "low": 0.05, "high": 0.8},
         "scale": {"type": "uniform", "low": 1.0, "high": 2.0},
         "dw": {"type": "loguniform", "low": 0.01, "high": 1.0},
-        "lr_image": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
-        "lr_text": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
+        **LOOP_SPACE,
     },
     resources={"cpu": 1, "gpu": 0},
     reference={

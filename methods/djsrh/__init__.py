@@ -1,6 +1,6 @@
 """DJSRH: Deep Joint-Semantics Reconstructing Hashing (Su et al., ICCV 2019)."""
 
-from bench.deep.options import LOOP_TYPES
+from bench.deep.options import LOOP_SPACE, LOOP_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -27,8 +27,7 @@ SPEC = MethodSpec(
         "mu": {"type": "uniform", "low": 1.0, "high": 2.0},
         "lambda1": {"type": "loguniform", "low": 0.01, "high": 1.0},
         "lambda2": {"type": "loguniform", "low": 0.01, "high": 1.0},
-        "lr_image": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
-        "lr_text": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
+        **LOOP_SPACE,
     },
     resources={"cpu": 1, "gpu": 0},
     reference={

@@ -1,6 +1,6 @@
 """DSAH: Deep Semantic-Alignment Hashing (Yang et al., ICMR 2020)."""
 
-from bench.deep.options import LOOP_TYPES
+from bench.deep.options import LOOP_SPACE, LOOP_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -29,8 +29,7 @@ SPEC = MethodSpec(
         "eta": {"type": "loguniform", "low": 0.01, "high": 1.0},
         "symmetry": {"type": "loguniform", "low": 0.1, "high": 10.0},
         "reconstruction": {"type": "loguniform", "low": 0.01, "high": 10.0},
-        "lr_image": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
-        "lr_text": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
+        **LOOP_SPACE,
     },
     resources={"cpu": 1, "gpu": 0},
     reference={

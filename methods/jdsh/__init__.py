@@ -1,6 +1,6 @@
 """JDSH: Joint-modal Distribution-based Similarity Hashing (Liu et al., SIGIR 2020)."""
 
-from bench.deep.options import LOOP_TYPES
+from bench.deep.options import LOOP_SPACE, LOOP_TYPES
 from bench.plugins import MethodSpec
 
 SPEC = MethodSpec(
@@ -34,8 +34,7 @@ SPEC = MethodSpec(
         "intra": {"type": "loguniform", "low": 0.01, "high": 1.0},
         "l1": {"type": "uniform", "low": 0.0, "high": 0.5},
         "l2": {"type": "uniform", "low": 0.0, "high": 0.5},
-        "lr_image": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
-        "lr_text": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
+        **LOOP_SPACE,
     },
     resources={"cpu": 1, "gpu": 0},
     reference={
