@@ -462,11 +462,13 @@ class TrialTracker:
         everything reached MLflow ("logged") or not ("pending"). Never raises."""
         self.progress.stage("tracking")
         if self.cfg.tracking is not None and self.cfg.tracking.by_driver:
-            if self.history:  # for the driver, which logs the record (bench.runner.relay)
-                with contextlib.suppress(OSError):
-                    path = history_path(self.cfg.results_dir, self.cfg.key)
+            path = history_path(self.cfg.results_dir, self.cfg.key)
+            with contextlib.suppress(OSError):  # for the driver, which logs the record
+                if self.history:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(json.dumps(self.history))
+                else:  # not an earlier attempt's
+                    path.unlink(missing_ok=True)
             return
         logger = self._open()
         if logger is None:
