@@ -142,6 +142,9 @@ class Tracking:
     experiment_id: str | None
     parent_run_id: str | None = None
     experiment: str = "bench"  #: the experiment's name (for ``bench mlflow sync``)
+    #: the driver logs the trial's record when the trial ends (:mod:`bench.runner.relay`): the
+    #: trial itself never imports or calls MLflow and leaves its record "pending"
+    by_driver: bool = False
 
 
 @dataclass(frozen=True)

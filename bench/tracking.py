@@ -124,6 +124,7 @@ class RunLogger:
         is replaced by a new one)."""
         self.run_id: str | None = None
         self.error: str | None = None
+        self.created = False  #: this logger created the run (it has only what it logged)
         self._warn = warn or (lambda msg: print(msg, flush=True))
         self._client: Any = None
 
@@ -151,6 +152,7 @@ class RunLogger:
             run = retry(lambda: self._client.create_run(
                 experiment_id, tags={t.key: t.value for t in
                                      [RunTag(k, v) for k, v in all_tags.items()]}))
+            self.created = True
             return run.info.run_id
 
         self.run_id = self._call(start)
@@ -223,8 +225,12 @@ class RunLogger:
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         def go() -> None:
-            for k, v in tags.items():
-                retry(lambda k=k, v=v: self._client.set_tag(self.run_id, k, str(v)))
+            from mlflow.entities import RunTag
+
+            items = [RunTag(k, str(v)) for k, v in tags.items()]
+            for i in range(0, len(items), 100):  # one call per 100 tags
+                chunk = items[i:i + 100]
+                retry(lambda c=chunk: self._client.log_batch(self.run_id, tags=c))
 
         if self.active:
             self._call(go)
@@ -262,7 +268,11 @@ class RunLogger:
         return (self._call(go) or []) if self.active else []
 
     def metric_keys(self) -> set[str]:
-        """The metric keys the run already has (empty when unknown)."""
+        """The metric keys the run already has (empty when unknown; for a run this logger
+        created, none but what it logged through :meth:`log_history`, which never holds a
+        final metric, so no call)."""
+        if self.created:
+            return set()
         run = self._call(lambda: retry(lambda: self._client.get_run(self.run_id))) \
             if self.active else None
         return set(run.data.metrics) if run is not None else set()

@@ -128,3 +128,29 @@ def test_encoder_identity_is_part_of_the_result_key(bundled, tmp_path):
     assert a.encoder["weights"] == bundled.weights
     moved = trial({**bundled.as_config(), "weights": "/elsewhere/w.safetensors"})
     assert moved.key == a.key
+
+
+def test_a_warm_process_attaches_cached_features_once(scenes, bundled, tmp_path):
+    """Trial after trial in one worker: the same featured dataset object (so the split's
+    encode views are shared too), the same arrays; a rewritten cache entry is read again."""
+    from bench.runner.data import prepare
+
+    ds, _ = scenes
+    inputs = ("image_features", "text_features")
+    first = with_features(ds, inputs, bundled.as_config(), str(tmp_path), log=lambda m: None)
+    logs: list[str] = []
+    second = with_features(ds, inputs, bundled.as_config(), str(tmp_path), log=logs.append)
+    assert second is first and "already loaded in this process" in logs[0]  # not re-read
+    from bench.plugins import Preset
+
+    preset = Preset(name="tiny", query=20, validation=20)
+    a = prepare(first, preset, None, 0, inputs)
+    b = prepare(second, preset, None, 0, inputs)
+    assert a.retrieval is b.retrieval  # the per-process view cache hits
+    path = Path(first.info["features"]["file"])
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(path, **arrays)  # same content, a new file: read again, same features
+    third = with_features(ds, inputs, bundled.as_config(), str(tmp_path), log=lambda m: None)
+    assert third is not first
+    assert np.array_equal(third.items.image_features, first.items.image_features)

@@ -66,7 +66,9 @@ def add_run_options(r: argparse.ArgumentParser) -> None:
                         "each method's own request, 0 for all methods on CPU-only machines)")
     r.add_argument("--force", action="store_true", help="redo finished results")
     r.add_argument("--verbose", action="store_true",
-                   help="Ray Tune's own status table instead of the compact progress view")
+                   help="Ray's own output on the terminal too (Ray Tune's status table instead "
+                        "of the compact progress view); it always goes to "
+                        "RESULTS/logs/<run id>-ray.log")
     r.add_argument("--no-report", action="store_true",
                    help="skip the report of the run's dataset (RESULTS/report) at the end")
 

@@ -25,6 +25,9 @@ _CACHE: dict[str, LoadedDataset] = {}
 #: The last trial's encode views (validation, query, retrieval, validation database), reused by
 #: the next trial of this process that cuts the same rows of the same dataset object.
 _VIEWS: dict[str, Any] = {}
+#: id(dataset) -> (dataset, feature file (path, size, mtime), the dataset with those features):
+#: a warm worker attaches an encoder's cached features once, not once per trial
+_FEATURED: dict[int, tuple[LoadedDataset, tuple[str, int, int], LoadedDataset]] = {}
 
 
 def load_dataset(name: str, root: str | None, cache_dir: str,
@@ -62,9 +65,29 @@ def with_features(ds: LoadedDataset, inputs: tuple[str, ...], encoder: Mapping[s
     features that ``ds`` lacks; otherwise ``ds`` unchanged."""
     if encoder is None or not uses_features(inputs) or not needs_encoder(ds):
         return ds
-    from bench.encoders.features import attach_features
+    from bench.encoders.features import attach_features, feature_file
+    from bench.encoders.models import EncoderSpec
 
-    return attach_features(ds, encoder, cache_dir, log=log)
+    path = feature_file(Path(cache_dir), ds, EncoderSpec.from_config(dict(encoder)))
+    kept = _FEATURED.get(id(ds))
+    if kept is not None and kept[0] is ds and kept[1] == _file_key(path):
+        if log is not None:
+            log(f"bench: features cached (already loaded in this process: {path})")
+        return kept[2]  # the same dataset object as the last trial's: its views cache hits too
+    featured = attach_features(ds, encoder, cache_dir, log=log)
+    key = _file_key(path)
+    if key is not None:
+        _FEATURED[id(ds)] = (ds, key, featured)
+    return featured
+
+
+def _file_key(path: Path) -> tuple[str, int, int] | None:
+    """A feature cache entry's identity: its name (the content key) and its size and time."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return str(path), stat.st_size, stat.st_mtime_ns
 
 
 @dataclass

@@ -64,7 +64,8 @@ class Execution:
     #: a Ray worker runs trial after trial, keeping its imports and loaded data (False: a fresh
     #: worker process per trial, about 10 s each)
     reuse_workers: bool = True
-    #: Ray Tune's own status table instead of the compact progress view
+    #: Ray's own output on the terminal too (Ray Tune's status table instead of the compact
+    #: progress view); it always goes to RESULTS/logs/<run id>-ray.log
     verbose: bool = False
 
 
@@ -334,16 +335,32 @@ def new_run_id() -> str:
 def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
             log: Log = print, sweep: str | None = None) -> list[ResultRecord]:
     """Run ``configs``; returns the record each left (finished or failed), in order.
-    ``sweep`` (default: from the configs' keys) names the sweep for taking over a dead run."""
-    from bench.runner.manifest import Manifest, dead_runs, sweep_id
-
+    ``sweep`` (default: from the configs' keys) names the sweep for taking over a dead run.
+    Through Ray, Ray's own output goes to ``<results>/logs/<run id>-ray.log``
+    (:mod:`bench.runner.ray_log`; also on the terminal with ``execution.verbose``)."""
     if not configs:
         return []
+    if req.execution.in_process:
+        return _execute(configs, req, run_id, log, sweep)
+    from bench.runner.ray_log import RayOutput, ray_log_path
+
+    path = ray_log_path(req.results_path, run_id)
+    log(f"bench: Ray's own output goes to {path}"
+        + (" (and here: --verbose)" if req.execution.verbose else ""))
+    with RayOutput(path, req.execution.verbose) as ray_output:
+        return _execute(configs, req, run_id, log, sweep, ray_output)
+
+
+def _execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str, log: Log,
+             sweep: str | None, ray_output: Any = None) -> list[ResultRecord]:
+    from bench.runner.manifest import LOCK, Manifest, dead_runs, sweep_id
+
     results = req.results_path
     if not req.execution.in_process:  # Ray up and able to host every trial, before any write
         from bench.runner.tune import prepare_ray
 
         prepare_ray(configs, req.execution.address, req.execution.num_cpus)
+        ray_output.capture_workers()
     manifest = Manifest(run_id=run_id, sweep=sweep or sweep_id([c.key for c in configs]),
                         command=req.command or " ".join(sys.argv), n_trials=len(configs),
                         address=req.execution.address, experiment=req.experiment)
@@ -352,11 +369,30 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
     for d in dead:
         log(f"bench: run {d.run_id} of this sweep (driver {d.pid} on {d.host}) died without "
             "finishing; this run takes it over")
-    parent = _open_parent_run(req, results, run_id, len(configs), log, manifest, dead)
+    relay = None
+    if req.execution.in_process or req.tracking_uri == "none":
+        parent = _open_parent_run(req, results, run_id, len(configs), log, manifest, dead)
+    else:  # Ray: the driver's relay opens the parent run while Tune starts, and logs trials
+        from bench import tracking
+        from bench.runner.relay import TrackingRelay
+
+        uri = req.tracking_uri or tracking.default_tracking_uri(results)
+        manifest.tracking_uri = uri
+
+        def open_parent() -> _Parent | None:
+            opened = _open_parent_run(req, results, run_id, len(configs), log, manifest, dead)
+            with LOCK:
+                manifest.write(results)
+            return opened
+
+        relay = TrackingRelay(configs, log, open_parent)
+        parent = _Parent(Tracking(uri=uri, experiment_id=None, experiment=req.experiment,
+                                  by_driver=True))
     for d in dead:
         d.taken_over_by = run_id
         d.close(results, "killed")
-    manifest.write(results)
+    with LOCK:
+        manifest.write(results)
     if parent is not None:
         configs = [c.with_tracking(parent.tracking) for c in configs]
     status = "FAILED"
@@ -366,15 +402,21 @@ def execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
 
             errors = run_in_process(configs, log)
         else:
-            errors = _run_with_ray(configs, req, run_id)
+            errors = _run_with_ray(configs, req, run_id,
+                                   [relay.callback()] if relay is not None else [])
+        if relay is not None:
+            parent, relay = relay.close(), None
         records = collect_records(configs, errors, run_id)
         status = "FINISHED" if all(r.finished for r in records) else "FAILED"
         return records
     finally:
+        if relay is not None:  # interrupted: what is queued, not the rest (they stay pending)
+            parent = relay.close(flush=False)
         if parent is not None and parent.logger is not None:
             parent.logger.close_running_children()  # attempts whose worker died
             parent.logger.end(status)
-        manifest.close(results, status.lower())
+        with LOCK:
+            manifest.close(results, status.lower())
 
 
 @dataclass
@@ -386,10 +428,10 @@ class _Parent:
     logger: Any = None
 
 
-def _run_with_ray(configs: Sequence[TrialConfig], req: RunRequest,
-                  run_id: str) -> dict[str, str | None]:
+def _run_with_ray(configs: Sequence[TrialConfig], req: RunRequest, run_id: str,
+                  callbacks: Sequence[Any] = ()) -> dict[str, str | None]:
     """Ray Tune, shown as the compact progress view (Ray Tune's status table with
-    ``verbose``)."""
+    ``verbose``); ``callbacks``: more Tune callbacks (the MLflow relay)."""
     from bench.runner.progress import ProgressView
     from bench.runner.tune import run_with_ray
 
@@ -400,7 +442,7 @@ def _run_with_ray(configs: Sequence[TrialConfig], req: RunRequest,
         return run_with_ray(configs, req.results_path, run_id, address=ex.address,
                             num_cpus=ex.num_cpus, max_concurrent=ex.max_concurrent,
                             max_retries=ex.max_retries, reuse_workers=ex.reuse_workers,
-                            verbose=ex.verbose)
+                            verbose=ex.verbose, callbacks=callbacks)
 
 
 def _open_parent_run(req: RunRequest, results: Path, run_id: str, n_trials: int, log: Log,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -31,6 +32,9 @@ RUNS = "runs"
 HEARTBEAT_S = 30.0
 #: a running manifest of another host without a heartbeat for this long belongs to a dead driver
 STALE_AFTER_S = 300.0
+#: serialises the driver's read-modify-write of its manifest (the heartbeat, the MLflow relay
+#: noting the parent run, the main thread)
+LOCK = threading.RLock()
 
 
 class ResultsNotShared(RuntimeError):

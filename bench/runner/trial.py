@@ -21,6 +21,7 @@ execution mode, so a result does not depend on the machine's core count or on ho
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import sys
@@ -200,7 +201,7 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
     started = time.time()
     stage = StageClock(on_enter=progress.stage)
     report = stage.harness(report)  # time waiting for Ray Tune is not the method's
-    tracker = _TrialTracker(cfg, log, attempt, progress)
+    tracker = TrialTracker(cfg, log, attempt, progress)
     conditions = _conditions(cfg)
     common = {"attempt": attempt, "lost_attempts": lost, "tracking_state": tracker.state,
               **where}
@@ -275,7 +276,7 @@ def _conditions(cfg: TrialConfig) -> dict[str, Any]:
 
 
 def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
-         tracker: _TrialTracker, stage: StageClock, search: bool = False) -> ResultRecord:
+         tracker: TrialTracker, stage: StageClock, search: bool = False) -> ResultRecord:
     spec = registry.methods.get(cfg.method)
     dspec = registry.datasets.get(cfg.dataset)
     stage.enter("data")
@@ -385,18 +386,47 @@ def _finished_record(cfg: TrialConfig, spec: Any, method: HashMethod, data: Tria
     )
 
 
-class _TrialTracker:
+#: a trial's per-epoch metrics for the driver to log (``work/<key>/`` of the results folder)
+TRACKING_HISTORY = "tracking-history.json"
+
+
+def history_path(results_dir: str | Path, key: str) -> Path:
+    return Path(results_dir) / "work" / key / TRACKING_HISTORY
+
+
+class TrialTracker:
     """A trial's MLflow child run, best effort. Nothing is sent before the record and codes
     are written: per-epoch metrics are kept (with their times) and logged at the end, so a
     tracking outage can neither lose a result nor slow the timed steps. :attr:`state` is what
     the record says: "off" (no tracking), "pending" (not, or not completely, logged yet: ``bench
-    mlflow sync`` uploads it) or "logged"."""
+    mlflow sync`` uploads it) or "logged".
 
-    def __init__(self, cfg: TrialConfig, log: Log, attempt: int, progress: TrialProgress):
+    With ``tracking.by_driver`` the trial makes no tracking call at all: it keeps its per-epoch
+    metrics in :func:`history_path` and the driver logs its record (:mod:`bench.runner.relay`,
+    through :meth:`for_record`)."""
+
+    def __init__(self, cfg: TrialConfig, log: Log, attempt: int, progress: TrialProgress,
+                 env: Mapping[str, Any] | None = None):
         self.cfg, self.log, self.attempt, self.progress = cfg, log, attempt, progress
+        self.env = env
         self.logger: Any = None
         self.state = "off" if cfg.tracking is None else "pending"
         self.history: list[tuple[int, float, dict[str, float]]] = []
+
+    @classmethod
+    def for_record(cls, cfg: TrialConfig, record: ResultRecord, log: Log) -> TrialTracker:
+        """The tracker that logs ``record`` (written by a trial of ``cfg`` run with
+        ``tracking.by_driver``) from the driver, with the trial's per-epoch metrics."""
+        from dataclasses import replace
+
+        assert cfg.tracking is not None
+        tracker = cls(cfg.with_tracking(replace(cfg.tracking, by_driver=False)), log,
+                      record.attempt, TrialProgress(None), env=record.environment)
+        path = history_path(cfg.results_dir, cfg.key)
+        with contextlib.suppress(OSError, ValueError):
+            tracker.history = [(int(step), float(t), dict(m))
+                               for step, t, m in json.loads(path.read_text())]
+        return tracker
 
     def _open(self) -> Any:
         t = self.cfg.tracking
@@ -410,7 +440,8 @@ class _TrialTracker:
                 tags={**trial_tags(key=cfg.key, method=cfg.method, dataset=cfg.dataset,
                                    preset=cfg.preset_name, bits=cfg.bits, budget=d.budget,
                                    seed=cfg.seed, group=d.group,
-                                   protocol_version=d.protocol_version, env=environment(),
+                                   protocol_version=d.protocol_version,
+                                   env=self.env or environment(),
                                    attempt=self.attempt, run_id=cfg.run_id),
                       **({"tuned_by": cfg.tuning.get("study"),
                           "tuning.role": cfg.tuning.get("role", "")} if cfg.tuning else {})})
@@ -430,6 +461,15 @@ class _TrialTracker:
         """Final metrics, artifacts and status; then the record notes the run id and whether
         everything reached MLflow ("logged") or not ("pending"). Never raises."""
         self.progress.stage("tracking")
+        if self.cfg.tracking is not None and self.cfg.tracking.by_driver:
+            path = history_path(self.cfg.results_dir, self.cfg.key)
+            with contextlib.suppress(OSError):  # for the driver, which logs the record
+                if self.history:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(self.history))
+                else:  # not an earlier attempt's
+                    path.unlink(missing_ok=True)
+            return
         logger = self._open()
         if logger is None:
             return
@@ -447,5 +487,6 @@ class _TrialTracker:
 
 
 __all__ = ["TrialPruned", "encode_both", "evaluate_codes", "run_trial",
-           "validation_score", "limited_threads", "resolve_device", "VALIDATION_RULE",
+           "validation_score", "limited_threads", "TrialTracker", "history_path",
+           "resolve_device", "VALIDATION_RULE",
            "VALIDATION_METRIC", "FINAL_MARKER"]

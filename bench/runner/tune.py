@@ -100,12 +100,15 @@ def _heartbeat(results_dir: Path, run_id: str):
             if time.time() - self.last < HEARTBEAT_S:
                 return
             self.last = time.time()
-            m = Manifest.find(results_dir, run_id)
-            if m is not None:
-                try:
-                    m.touch(results_dir)
-                except OSError:
-                    pass
+            from bench.runner.manifest import LOCK  # here: Tune pickles its callbacks
+
+            with LOCK:
+                m = Manifest.find(results_dir, run_id)
+                if m is not None:
+                    try:
+                        m.touch(results_dir)
+                    except OSError:
+                        pass
 
     return Heartbeat()
 
@@ -125,14 +128,14 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
                  address: str | None = None, num_cpus: int | None = None,
                  max_concurrent: int | None = None,
                  max_retries: int = DEFAULT_MAX_RETRIES, reuse_workers: bool = True,
-                 verbose: bool = True) -> dict[str, str | None]:
+                 verbose: bool = True, callbacks: Sequence[Any] = ()) -> dict[str, str | None]:
     """Run every config as one trial; returns {key: None if it ran to its end (its record
     says how), else the infrastructure error that stopped its last attempt}.
     ``max_retries``: infrastructure failures (node lost, worker died) retried per trial;
     ``reuse_workers``: a worker process runs one trial after another (Ray Tune's
     ``reuse_actors``), keeping its imports and per-process caches (datasets, features);
     ``verbose``: Ray Tune's status table every few seconds (off when the caller shows the
-    progress view)."""
+    progress view); ``callbacks``: more Tune callbacks (e.g. the driver's MLflow relay)."""
     from ray import tune
 
     from bench import registry
@@ -152,7 +155,7 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
             name=name, storage_path=str(Path(results_dir).resolve() / "ray"),
             verbose=1 if verbose else 0,
             failure_config=tune.FailureConfig(max_failures=max_retries),
-            callbacks=[_heartbeat(Path(results_dir).resolve(), run_id)],
+            callbacks=[_heartbeat(Path(results_dir).resolve(), run_id), *callbacks],
         ),
     )
     grid = tuner.fit()
