@@ -4,9 +4,10 @@ For each query (ranges of queries run in parallel Python threads; the kernel rel
 
 - **Pass A**, over the database in index order, branch-free: ``d = popcount(q ^ x)``,
   ``rel = (labels_q & labels_x) != 0``; one 64-bit counter word per distance holds the bucket's
-  item count (low field), relevant count (middle field) and, when it fits, the distance itself
-  (top field); the word is incremented by ``1 + (rel << sh)`` and its old value is always written
-  to ``rec[m]`` while ``m += rel`` keeps only the relevant items.
+  item count (low field), relevant count (middle field) and the distance itself (top field;
+  ``fits`` says when the three fields fit in 64 bits, the engine uses numpy otherwise); the word
+  is incremented by ``1 + (rel << sh)``, its old value is always written to ``rec[m]`` and
+  ``m += rel`` keeps only the relevant items.
 - Prefix sums over the buckets turn every counter word into an offset such that ``rec[i] +
   offset[d] = (r - 1) | ((C - 1) << sh)``: ``r`` the exact rank (distance ascending, ties by
   database position, i.e. a stable ranking) and ``C`` the relevant items ranked up to it.
@@ -29,7 +30,6 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 _ONE = np.uint64(1)
-_W64 = np.uint64(64)
 _EULER_GAMMA = 0.57721566490153286061
 
 
@@ -128,30 +128,37 @@ def _count_bits(n):
     return b
 
 
+def fits(n_database: int, n_bits: int) -> bool:
+    """True if the kernel's counter words hold ``n_database`` items and distances up to
+    ``n_bits`` (two count fields of ``n_database.bit_length()`` bits plus the distance)."""
+    return 2 * int(n_database).bit_length() + int(n_bits).bit_length() <= 64
+
+
 @njit(cache=True)
 def _one_query(
     qi, qc, dc, ql, dl, n_bits, ks, inv, nhist, rhist, ap_sum, apk_sum, relk, tie_sum, scratch
 ):
-    """All outputs of query ``qi`` (see ``evaluate_range``); ``scratch`` = (cnt, rec, rd, order).
+    """All outputs of query ``qi`` (see ``evaluate_range``); ``scratch`` = (cnt, rec, order).
+
+    Needs ``fits(n_database, n_bits)``.
 
     The hot loops are written out by hand: helpers taking arrays would add reference counting
     to every iteration.
     """
-    cnt, rec, rd, order = scratch
+    cnt, rec, order = scratch
     nd = dc.shape[0]
     nw = qc.shape[1]
     ncw = ql.shape[1]
     nb = n_bits + 1
     nk = ks.shape[0]
-    # counter word: items [0, sh), relevant items [sh, 2 sh), distance [2 sh, 64) if it fits
+    # counter word: items [0, sh), relevant items [sh, 2 sh), distance [2 sh, 64)
     sh = _count_bits(nd)
     sh2 = sh + sh
-    packed = sh2 + _count_bits(n_bits) <= _W64
     mask = (_ONE << sh) - _ONE
     for d in range(nb):
-        cnt[d] = np.uint64(d) << sh2 if packed else np.uint64(0)
+        cnt[d] = np.uint64(d) << sh2
     m = 0
-    if packed and nw == 1 and ncw == 1:
+    if nw == 1 and ncw == 1:
         q0 = qc[qi, 0]
         l0 = ql[qi, 0]
         for j in range(nd):
@@ -173,7 +180,6 @@ def _one_query(
             old = cnt[d]
             cnt[d] = old + _ONE + (rel << sh)
             rec[m] = old
-            rd[m] = d
             m += np.int64(rel)
 
     # histograms; cnt[d] becomes the offset with rec + cnt[d] = (r - 1) | ((C - 1) << sh)
@@ -185,22 +191,14 @@ def _one_query(
         r = (w >> sh) & mask
         nhist[qi, d] = n
         rhist[qi, d] = r
-        off = s + (c << sh)
-        if packed:
-            off -= np.uint64(d) << sh2
-        cnt[d] = off
+        cnt[d] = s + (c << sh) - (np.uint64(d) << sh2)
         s += n
         c += r
     # counting sort of the relevant items by rank: order[C - 1] = r - 1 (ascending)
-    if packed:
-        for i in range(m):
-            v = rec[i]
-            v += cnt[v >> sh2]
-            order[v >> sh] = v & mask
-    else:
-        for i in range(m):
-            v = rec[i] + cnt[rd[i]]
-            order[v >> sh] = v & mask
+    for i in range(m):
+        v = rec[i]
+        v += cnt[v >> sh2]
+        order[v >> sh] = v & mask
 
     # sum C / r in rank order, split at the top-k boundaries (the relevant items with r <= k
     # are a prefix of order)
@@ -247,18 +245,14 @@ def evaluate_range(
     ranges in parallel threads).
 
     qc/dc: packed codes (uint64, C order); ql/dl: packed labels; ks: sorted unique effective k
-    values (1 <= k <= n_database < 2**32); inv[i] = 1 / (i + 1). Outputs (first dim = queries):
+    values (1 <= k <= n_database); ``fits(n_database, n_bits)``; inv[i] = 1 / (i + 1). Outputs
+    (first dim = queries):
     nhist/rhist (n, n_bits + 1) item / relevant counts per distance, ap_sum (n,) = sum C/r,
     apk_sum / relk (n, len(ks)) = the same sum and the relevant count over the top k, tie_sum
     (n,) = expected sum of C/r under random order inside distance buckets (tie-aware AP * R).
     """
     nd = dc.shape[0]
-    scratch = (
-        np.empty(n_bits + 1, np.uint64),
-        np.empty(nd, np.uint64),
-        np.empty(nd, np.uint64),
-        np.empty(nd, np.uint64),
-    )
+    scratch = (np.empty(n_bits + 1, np.uint64), np.empty(nd, np.uint64), np.empty(nd, np.uint64))
     for qi in range(lo, hi):
         _one_query(
             qi, qc, dc, ql, dl, n_bits, ks, inv, nhist, rhist, ap_sum, apk_sum, relk, tie_sum,
