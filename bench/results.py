@@ -88,6 +88,17 @@ class ResultStore:
         atomic_write_bytes(path, text.encode())
         return path.relative_to(self.root).as_posix()
 
+    def clear_partial_writes(self, method: str, dataset: str, key: str) -> list[Path]:
+        """Remove the temporary files an earlier attempt of ``key`` left when it was killed
+        mid-write (``atomic_write`` renames a finished file into place, so a temporary file of
+        a key whose attempt is starting again is garbage); returns what was removed."""
+        removed = []
+        for path in (self.record_path(method, dataset, key), self.codes_path(key)):
+            for tmp in path.parent.glob(f".{path.name}.*"):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+        return removed
+
     # -- attempts in progress
     def start_attempt(self, key: str, run_id: str, entry: Mapping[str, object]) -> None:
         """Note that an attempt of ``key`` starts (``entry``: attempt, node, ray_node, ...),

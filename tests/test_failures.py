@@ -142,3 +142,30 @@ def test_driver_api_and_pruned_trials(tmp_path):
     md = write_leaderboard(tmp_path)["markdown"].read_text()
     assert "(n=1/2; missing: seed 1)" in md  # a pruned trial is no result
     assert plan(req, log=lambda msg: None).skipped == [p.todo[0].key]
+
+
+def test_a_restarted_trial_removes_what_a_killed_attempt_left_half_written(tmp_path):
+    """A worker killed inside ``atomic_write`` leaves a hidden temporary file beside the record
+    or codes file; the next attempt of that key removes it (nothing half-written stays), and
+    other keys' files are left alone."""
+    from bench.results import ResultStore
+    from bench.runner.driver import RunRequest, plan
+    from bench.runner.trial import run_trial
+
+    req = RunRequest(methods=["lsh"], bits=[16], dataset="synthetic-features", preset="small",
+                     dataset_options={"n_items": 600}, seeds=[0], results_dir=tmp_path,
+                     tracking_uri="none")
+    cfg = plan(req, log=lambda msg: None).todo[0]
+    store = ResultStore(tmp_path)
+    record = store.record_path(cfg.method, cfg.dataset, cfg.key)
+    codes = store.codes_path(cfg.key)
+    for path in (record, codes):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    stale = [record.parent / f".{record.name}.k1ll3d.tmp",
+             codes.parent / f".{codes.name}.k1ll3d.npz"]
+    other = codes.parent / ".other-key.npz.abc.npz"
+    for path in (*stale, other):
+        path.write_bytes(b"half")
+    assert run_trial(cfg, log=lambda msg: None).status == "finished"
+    assert not [p for p in stale if p.exists()] and other.exists()
+    assert record.is_file() and codes.is_file()

@@ -198,6 +198,7 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
         + len(lost) + 1
     where = {"node": platform.node(), "ray_node": _ray_node()}
     store.start_attempt(cfg.key, cfg.run_id, {"attempt": attempt, **where})
+    store.clear_partial_writes(cfg.method, cfg.dataset, cfg.key)
     started = time.time()
     stage = StageClock(on_enter=progress.stage)
     report = stage.harness(report)  # time waiting for Ray Tune is not the method's
