@@ -98,77 +98,24 @@ def stage_table(results: Path) -> tuple[dict[str, float], dict[str, float], floa
     return secs, peak, own
 
 
-def floor_pass(qc: np.ndarray, dc: np.ndarray, n_bits: int) -> np.ndarray:
-    """The least an exact mAP@all must do: every query's Hamming distances to the database
-    and their histogram (no labels, no ranking)."""
-    return _floor_kernel()(qc, dc, n_bits)
-
-
-_KERNEL = None
-
-
-def _floor_kernel():
-    global _KERNEL
-    if _KERNEL is None:
-        from numba import njit
-
-        @njit(cache=False)
-        def kernel(qc, dc, n_bits):
-            hist = np.zeros((qc.shape[0], n_bits + 1), dtype=np.int64)
-            for i in range(qc.shape[0]):
-                for j in range(dc.shape[0]):
-                    d = 0
-                    for w in range(qc.shape[1]):
-                        x = qc[i, w] ^ dc[j, w]
-                        # popcount (SWAR)
-                        x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-                        x = (x & np.uint64(0x3333333333333333)) + \
-                            ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-                        x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-                        d += (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
-                    hist[i, d] += 1
-            return hist
-
-        _KERNEL = kernel
-    return _KERNEL
-
-
 def engine_vs_floor(codes_file: Path, n_bits: int = 64, repeats: int = 3) -> None:
     """Engine time / floor time on one trial's own stored codes and labels (image queries vs
-    the text database, the trial's seeded database order), both on one thread (the floor
-    kernel is serial), interleaved ``repeats`` times; the fastest of each is compared."""
-    import numba
+    the text database, the trial's seeded database order), both on one thread, interleaved
+    ``repeats`` times; the fastest of each is compared. The floor (``bench_engine_floor``) uses
+    the engine's own hardware popcount: ``hist[i, popcount(q ^ x)] += 1``."""
+    from bench_engine_floor import engine_vs_floor as time_pair
+    from bench_engine_floor import format_ratio, relevant_fraction
 
-    from bench.metrics import evaluate_retrieval
     from bench.results import load_codes
 
     z = load_codes(codes_file)
     qc, dc = z[f"q_img_{n_bits}"], z[f"r_txt_{n_bits}"]
     ql, dl = z["q_labels"], z["r_labels"]
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        floor_pass(qc[:2], dc[:10], n_bits)  # compile outside the timing
-        evaluate_retrieval(qc[:2], dc[:10], ql[:2], dl[:10], n_bits=n_bits)
-        floors, engines = [], []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            floor_pass(qc, dc, n_bits)
-            floors.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            metrics = evaluate_retrieval(qc, dc, ql, dl, n_bits=n_bits)
-            engines.append(time.perf_counter() - t)
-    finally:
-        numba.set_num_threads(threads)
-    relevant = float(((ql[:256].astype(np.int64) @ dl.T.astype(np.int64)) > 0).mean())
+    engines, floors, metrics = time_pair(qc, dc, ql, dl, n_bits, repeats)
     print(f"\nmetric engine vs floor ({codes_file.name}: {len(qc):,} image queries x "
           f"{len(dc):,} text database items, {n_bits} bits, {ql.shape[1]} labels, "
-          f"{relevant:.0%} of pairs relevant; one thread; fastest of {repeats}): engine "
-          f"{min(engines):.2f} s (mAP@all {metrics['map_all']:.4f}, mAP@k, P@k, tie-aware, PR "
-          f"curve), floor {min(floors):.2f} s (distances + histograms) -> "
-          f"{min(engines) / min(floors):.2f}x the floor (target <= 2); all runs: engine "
-          + " ".join(f"{x:.2f}" for x in engines) + " s, floor "
-          + " ".join(f"{x:.2f}" for x in floors) + " s")
+          f"{relevant_fraction(ql, dl):.0%} of pairs relevant; one thread; fastest of {repeats}; "
+          f"load average {os.getloadavg()[0]:.1f}): " + format_ratio(engines, floors, metrics))
 
 
 def main() -> int:

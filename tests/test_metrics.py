@@ -21,7 +21,7 @@ from bench.metrics import (
     reference_evaluate,
     unpack_codes,
 )
-from bench.metrics.engine import harmonic_diff
+from bench.metrics.engine import harmonic_diff, tie_aware_ap_sum
 from bench.metrics.reference import tie_aware_ap_direct
 
 TOL = 1e-12
@@ -374,3 +374,74 @@ def test_thread_count_does_not_change_results() -> None:
     finally:
         numba.set_num_threads(old)
     assert one == many
+
+
+# name: (n_bits, nq, nd, n_classes, density, n_empty_queries, k_values)
+KERNEL_CASES = {
+    "4bit_all_ties": (4, 9, 120, 5, 0.3, 2, (1, 3, 60, 119, 120, 500)),
+    "16bit_ties": (16, 20, 600, 21, 0.1, 3, (1, 50, 599, 5000)),
+    "64bit_one_word": (64, 24, 500, 21, 0.15, 1, (50, 1000, 5000)),
+    "130bit_three_words": (130, 15, 400, 40, 0.05, 2, (7, 64, 401)),
+    "32bit_100_labels": (32, 18, 450, 100, 0.03, 4, (5, 50, 449)),
+    "200bit_300_labels": (200, 10, 300, 300, 0.01, 3, (1, 299, 300, 301)),
+}
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+@pytest.mark.parametrize("case", sorted(KERNEL_CASES))
+def test_numba_kernel_matches_numpy_backend(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The numba kernel against the numpy backend, per query and through the engine: ties,
+    multi-word codes, more than 64 labels, empty queries, k above the database size."""
+    from bench.metrics import _numba_kernel, _numpy_kernel
+    from bench.metrics.engine import prepare_inputs
+
+    n_bits, nq, nd, nc, dens, n_empty, ks = KERNEL_CASES[case]
+    qb, db, ql, dl = random_case(sum(map(ord, case)), n_bits, nq, nd, nc, dens)
+    ql[:n_empty] = 0  # empty queries
+    dl[::7] = 0  # database items without labels
+    qc, dc, qlp, dlp, _ = prepare_inputs(qb, db, ql, dl)
+    ks_eff = np.array(sorted({min(k, nd) for k in ks}), dtype=np.int64)
+    nk = len(ks_eff)
+
+    def outputs() -> tuple[np.ndarray, ...]:
+        return (np.zeros((nq, n_bits + 1), np.int64), np.zeros((nq, n_bits + 1), np.int64),
+                np.zeros(nq), np.zeros((nq, nk)), np.zeros((nq, nk), np.int64))
+
+    fast, slow = outputs(), outputs()
+    tie_sum = np.zeros(nq)
+    inv = 1.0 / np.arange(1, nd + 1, dtype=np.float64)
+    _numba_kernel.evaluate_range(0, nq, qc, dc, qlp, dlp, n_bits, ks_eff, inv, *fast, tie_sum)
+    _numpy_kernel.evaluate_chunk(qc, dc, qlp, dlp, n_bits, ks_eff, *slow, block=5)
+    for name, a, b in zip(("nhist", "rhist", "ap_sum", "apk_sum", "relk"), fast, slow,
+                          strict=True):
+        if a.dtype.kind == "i":
+            np.testing.assert_array_equal(a, b, err_msg=name)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-12, err_msg=name)
+    assert (fast[1][:n_empty] == 0).all() and fast[1][n_empty:].sum() > 0
+    np.testing.assert_allclose(tie_sum, tie_aware_ap_sum(fast[0], fast[1]), rtol=1e-13,
+                               atol=1e-12)
+
+    for policy in ("exclude", "zero"):
+        monkeypatch.setenv(BACKEND_ENV, "numba")
+        got = evaluate_retrieval(qb, db, ql, dl, k_values=ks, empty_queries=policy, chunk_size=4)
+        monkeypatch.setenv(BACKEND_ENV, "numpy")
+        want = evaluate_retrieval(qb, db, ql, dl, k_values=ks, empty_queries=policy)
+        assert (got["backend"], want["backend"]) == ("numba", "numpy")
+        assert got["n_empty_queries"] >= n_empty
+        assert_close(got, want)
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_numba_kernel_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.metrics import _numba_kernel
+
+    assert _numba_kernel.fits(2**28 - 1, 64) and not _numba_kernel.fits(2**28, 64)
+    assert _numba_kernel.fits(2**25 - 1, 4096) and not _numba_kernel.fits(2**25, 4096)
+    # a database the packed counters cannot hold is evaluated by numpy (same values)
+    qb, db, ql, dl = random_case(5, 24, 6, 90, 8, 0.2)
+    want = evaluate_retrieval(qb, db, ql, dl, backend="numpy")
+    monkeypatch.setattr(_numba_kernel, "fits", lambda n_database, n_bits: False)
+    got = evaluate_retrieval(qb, db, ql, dl, backend="numba")
+    assert got["backend"] == "numpy"
+    assert got == want

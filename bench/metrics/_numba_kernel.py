@@ -1,17 +1,24 @@
 """Numba kernel of the metric engine (imported lazily; needs numba).
 
-For each query (ranges of queries run in parallel Python threads; the kernel releases the GIL),
-one pass over the database in index order computes ``d = popcount(q ^ x)`` and
-``rel = (labels_q & labels_x) != 0`` and appends ``rel`` to a per-distance bit stream. Each
-stream lives in one 64-bit word with a sentinel bit (it starts at bit 63 and moves down one bit
-per append); when a word holds 63 items it is moved to a small pool and linked to its distance
-bucket. After the pass, the buckets are walked in distance order (ties in index order, i.e. a
-stable ranking): the position of every relevant item is its exact rank ``r`` and the running
-relevant count is ``C``, so ``AP_sum = sum(C / r)``; the sums and relevant counts at the top-k
-boundaries and the per-distance item / relevant counts come out of the same walk. ``1 / r`` is
-read from a table (at most 1 ulp from a true division per term). The tie-aware sum and the
-PR-curve sums are computed here too from the per-distance counts (same formulas as the numpy
-versions in ``engine``).
+For each query (ranges of queries run in parallel Python threads; the kernel releases the GIL):
+
+- **Pass A**, over the database in index order, branch-free: ``d = popcount(q ^ x)``,
+  ``rel = (labels_q & labels_x) != 0``; one 64-bit counter word per distance holds the bucket's
+  item count (low field), relevant count (middle field) and the distance itself (top field;
+  ``fits`` says when the three fields fit in 64 bits, the engine uses numpy otherwise); the word
+  is incremented by ``1 + (rel << sh)``, its old value is always written to ``rec[m]`` and
+  ``m += rel`` keeps only the relevant items.
+- Prefix sums over the buckets turn every counter word into an offset such that ``rec[i] +
+  offset[d] = (r - 1) | ((C - 1) << sh)``: ``r`` the exact rank (distance ascending, ties by
+  database position, i.e. a stable ranking) and ``C`` the relevant items ranked up to it.
+- **Pass B**, over the relevant items only: ``order[C - 1] = r - 1`` (a counting sort: the
+  relevant items in rank order).
+- **Pass C**: ``AP_sum = sum(C / r)`` in rank order; the relevant items inside the top k form a
+  prefix of ``order`` (found by bisection), which gives the top-k sums and counts. ``1 / r`` is
+  read from a table (at most 1 ulp from a true division per term).
+
+The tie-aware sum and the PR-curve sums are computed from the per-distance counts (same formulas
+as the numpy versions in ``engine``).
 """
 
 from __future__ import annotations
@@ -20,12 +27,9 @@ import math
 
 import numpy as np
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
 _ONE = np.uint64(1)
-_SHIFT63 = np.uint64(63)
-_TOP = np.uint64(1 << 63)
 _EULER_GAMMA = 0.57721566490153286061
 
 
@@ -37,18 +41,6 @@ def _popcount(typingctx, x):
 
     def codegen(context, builder, signature, args):
         return builder.ctpop(args[0])
-
-    return sig, codegen
-
-
-@intrinsic
-def _ctz(typingctx, x):
-    if x != types.uint64:
-        return None
-    sig = types.uint64(types.uint64)
-
-    def codegen(context, builder, signature, args):
-        return builder.cttz(args[0], cgutils.true_bit)
 
     return sig, codegen
 
@@ -128,125 +120,119 @@ def pr_accumulate(nhist, rhist, keep, sums):
 
 
 @njit(cache=True)
-def _one_query(qi, qc, dc, ql, dl, n_bits, ks, inv, nhist, rhist, ap_sum, apk_sum, relk, tie_sum):
-    """All outputs of query ``qi`` (see ``evaluate_range``).
+def _count_bits(n):
+    """Number of bits needed to hold the integer ``n >= 0``."""
+    b = np.uint64(0)
+    while n >> np.int64(b):
+        b += _ONE
+    return b
+
+
+def fits(n_database: int, n_bits: int) -> bool:
+    """True if the kernel's counter words hold ``n_database`` items and distances up to
+    ``n_bits`` (two count fields of ``n_database.bit_length()`` bits plus the distance)."""
+    return 2 * int(n_database).bit_length() + int(n_bits).bit_length() <= 64
+
+
+@njit(cache=True)
+def _one_query(
+    qi, qc, dc, ql, dl, n_bits, ks, inv, nhist, rhist, ap_sum, apk_sum, relk, tie_sum, scratch
+):
+    """All outputs of query ``qi`` (see ``evaluate_range``); ``scratch`` = (cnt, rec, order).
+
+    Needs ``fits(n_database, n_bits)``.
 
     The hot loops are written out by hand: helpers taking arrays would add reference counting
     to every iteration.
     """
+    cnt, rec, order = scratch
     nd = dc.shape[0]
     nw = qc.shape[1]
     ncw = ql.shape[1]
-    fast = nw == 1 and ncw == 1
     nb = n_bits + 1
     nk = ks.shape[0]
-    npool = nd // 63 + 1
-    cur = np.empty(nb, np.uint64)
-    head = np.empty(nb, np.int64)
-    tail = np.empty(nb, np.int64)
-    pool_w = np.empty(npool, np.uint64)
-    pool_next = np.empty(npool, np.int64)
+    # counter word: items [0, sh), relevant items [sh, 2 sh), distance [2 sh, 64)
+    sh = _count_bits(nd)
+    sh2 = sh + sh
+    mask = (_ONE << sh) - _ONE
     for d in range(nb):
-        cur[d] = _TOP
-        head[d] = -1
-        tail[d] = -1
-    top = 0
-    q0 = qc[qi, 0]
-    l0 = ql[qi, 0]
-    for j in range(nd):
-        if fast:
+        cnt[d] = np.uint64(d) << sh2
+    m = 0
+    if nw == 1 and ncw == 1:
+        q0 = qc[qi, 0]
+        l0 = ql[qi, 0]
+        for j in range(nd):
             d = _popcount(q0 ^ dc[j, 0])
-            hit = l0 & dl[j, 0]
-        else:
+            rel = np.uint64((l0 & dl[j, 0]) != 0)
+            old = cnt[d]
+            cnt[d] = old + _ONE + (rel << sh)
+            rec[m] = old
+            m += np.int64(rel)
+    else:
+        for j in range(nd):
             d = np.uint64(0)
             for w in range(nw):
                 d += _popcount(qc[qi, w] ^ dc[j, w])
             hit = np.uint64(0)
             for w in range(ncw):
                 hit |= ql[qi, w] & dl[j, w]
-        # append rel to the sentinel word of bucket d; move full words to the pool
-        c = (cur[d] >> _ONE) | (np.uint64(hit != 0) << _SHIFT63)
-        if c & _ONE:
-            pool_w[top] = c >> _ONE
-            pool_next[top] = -1
-            t = tail[d]
-            if t < 0:
-                head[d] = top
-            else:
-                pool_next[t] = top
-            tail[d] = top
-            top += 1
-            c = _TOP
-        cur[d] = c
+            rel = np.uint64(hit != 0)
+            old = cnt[d]
+            cnt[d] = old + _ONE + (rel << sh)
+            rec[m] = old
+            m += np.int64(rel)
 
-    # Walk the buckets in distance order; ranks are 1-based, s = items ranked so far, bit t of a
-    # word has rank s + t + 1 and inv[s + t] = 1 / rank.
-    count = 0
-    s = 0
-    total = 0.0
-    ki = 0
+    # histograms; cnt[d] becomes the offset with rec + cnt[d] = (r - 1) | ((C - 1) << sh)
+    s = np.uint64(0)
+    c = np.uint64(0)
     for d in range(nb):
-        s0 = s
-        c0 = count
-        bucket = 0.0
-        p = head[d]
-        while True:
-            if p >= 0:
-                w = pool_w[p]
-                m = 63
-                p = pool_next[p]
-            else:
-                cw = cur[d]
-                sp = np.int64(_ctz(cw))
-                m = 63 - sp
-                if m == 0:
-                    break
-                w = cw >> np.uint64(sp + 1)
-            while True:
-                # the part of the word up to the next top-k boundary, if it falls in this word
-                boundary = ki < nk and ks[ki] <= s + m
-                if boundary:
-                    seg = w & ((_ONE << np.uint64(ks[ki] - s)) - _ONE)
+        w = cnt[d]
+        n = w & mask
+        r = (w >> sh) & mask
+        nhist[qi, d] = n
+        rhist[qi, d] = r
+        cnt[d] = s + (c << sh) - (np.uint64(d) << sh2)
+        s += n
+        c += r
+    # counting sort of the relevant items by rank: order[C - 1] = r - 1 (ascending)
+    for i in range(m):
+        v = rec[i]
+        v += cnt[v >> sh2]
+        order[v >> sh] = v & mask
+
+    # sum C / r in rank order, split at the top-k boundaries (the relevant items with r <= k
+    # are a prefix of order)
+    total = 0.0
+    i = 0
+    for ki in range(nk + 1):
+        e = m
+        if ki < nk:
+            lim = np.uint64(ks[ki])
+            hi = m
+            e = i
+            while e < hi:
+                mid = (e + hi) >> 1
+                if order[mid] < lim:
+                    e = mid + 1
                 else:
-                    seg = w
-                w ^= seg
-                a0 = 0.0
-                a1 = 0.0
-                a2 = 0.0
-                a3 = 0.0
-                left = np.int64(_popcount(seg))
-                while left >= 4:
-                    t0 = np.int64(_ctz(seg))
-                    seg &= seg - _ONE
-                    t1 = np.int64(_ctz(seg))
-                    seg &= seg - _ONE
-                    t2 = np.int64(_ctz(seg))
-                    seg &= seg - _ONE
-                    t3 = np.int64(_ctz(seg))
-                    seg &= seg - _ONE
-                    a0 += (count + 1) * inv[s + t0]
-                    a1 += (count + 2) * inv[s + t1]
-                    a2 += (count + 3) * inv[s + t2]
-                    a3 += (count + 4) * inv[s + t3]
-                    count += 4
-                    left -= 4
-                while seg:
-                    t0 = np.int64(_ctz(seg))
-                    seg &= seg - _ONE
-                    count += 1
-                    a0 += count * inv[s + t0]
-                bucket += (a0 + a1) + (a2 + a3)
-                if not boundary:
-                    break
-                apk_sum[qi, ki] = total + bucket
-                relk[qi, ki] = count
-                ki += 1
-            s += m
-            if m < 63:
-                break
-        total += bucket
-        nhist[qi, d] = s - s0
-        rhist[qi, d] = count - c0
+                    hi = mid
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        while i + 4 <= e:
+            a0 += (i + 1) * inv[order[i]]
+            a1 += (i + 2) * inv[order[i + 1]]
+            a2 += (i + 3) * inv[order[i + 2]]
+            a3 += (i + 4) * inv[order[i + 3]]
+            i += 4
+        while i < e:
+            a0 += (i + 1) * inv[order[i]]
+            i += 1
+        total += (a0 + a1) + (a2 + a3)
+        if ki < nk:
+            apk_sum[qi, ki] = total
+            relk[qi, ki] = e
     ap_sum[qi] = total
     tie_sum[qi] = _tie_aware_sum(nhist[qi], rhist[qi])
 
@@ -259,12 +245,16 @@ def evaluate_range(
     ranges in parallel threads).
 
     qc/dc: packed codes (uint64, C order); ql/dl: packed labels; ks: sorted unique effective k
-    values (1 <= k <= n_database); inv[i] = 1 / (i + 1). Outputs (first dim = queries):
+    values (1 <= k <= n_database); ``fits(n_database, n_bits)``; inv[i] = 1 / (i + 1). Outputs
+    (first dim = queries):
     nhist/rhist (n, n_bits + 1) item / relevant counts per distance, ap_sum (n,) = sum C/r,
     apk_sum / relk (n, len(ks)) = the same sum and the relevant count over the top k, tie_sum
     (n,) = expected sum of C/r under random order inside distance buckets (tie-aware AP * R).
     """
+    nd = dc.shape[0]
+    scratch = (np.empty(n_bits + 1, np.uint64), np.empty(nd, np.uint64), np.empty(nd, np.uint64))
     for qi in range(lo, hi):
         _one_query(
-            qi, qc, dc, ql, dl, n_bits, ks, inv, nhist, rhist, ap_sum, apk_sum, relk, tie_sum
+            qi, qc, dc, ql, dl, n_bits, ks, inv, nhist, rhist, ap_sum, apk_sum, relk, tie_sum,
+            scratch,
         )

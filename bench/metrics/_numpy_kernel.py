@@ -1,6 +1,6 @@
 """Pure-numpy fallback of the metric engine kernel (exact, slower, used when numba is missing).
 
-Same outputs as ``_numba_kernel.evaluate_chunk``; works on blocks of queries: Hamming distances
+Same outputs as ``_numba_kernel.evaluate_range``; works on blocks of queries: Hamming distances
 (popcount of XOR of packed words), relevance (AND of packed labels), per-row stable argsort of the
 small-integer distances (numpy uses a radix sort for 8/16-bit keys), running relevant counts and
 ``sum(C / r)`` over relevant ranks.

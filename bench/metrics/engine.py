@@ -32,9 +32,10 @@ seeded order instead of dataset order, and selects models on a held-out validati
 
 All sums are float64. The numba kernel (default when numba imports) and the numpy fallback give
 the same values up to summation order (<= 1e-12); ``backend=`` or the environment variable
-``BENCH_METRICS_BACKEND`` (``auto`` | ``numba`` | ``numpy``) forces one. Queries are processed
-in chunks so that memory stays bounded; the numba kernel runs in ``numba.get_num_threads()``
-threads (``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``).
+``BENCH_METRICS_BACKEND`` (``auto`` | ``numba`` | ``numpy``) forces one (numpy is used anyway for
+a database too large for the numba kernel's packed counters, ``_numba_kernel.fits``). Queries
+are processed in chunks so that memory stays bounded; the numba kernel runs in
+``numba.get_num_threads()`` threads (``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``).
 """
 
 from __future__ import annotations
@@ -350,6 +351,8 @@ def evaluate_retrieval(
     k_index = {k: int(np.searchsorted(ks_eff, k_eff_of[k])) for k in ks}
     nk = ks_eff.shape[0]
     used = _select_backend(backend)
+    if used == "numba" and not _NUMBA_KERNEL.fits(nd, n_bits):
+        used = "numpy"  # the kernel's packed counters cannot hold this size (~2**28 items)
 
     if chunk_size is None:
         chunk = max(1, _NUMBA_CHUNK_BYTES // (16 * nb + 16 * nk + 64))
