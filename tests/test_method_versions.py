@@ -89,3 +89,25 @@ def test_a_change_to_a_building_block_the_method_imports_is_caught(tmp_path, mon
     assert changed != before
     (root / "deep" / "__init__.py").write_text("# package code runs on import\n")
     assert fingerprint.method_source(spec) != changed
+
+
+def test_records_reuse_the_source_fingerprint_of_the_code_the_process_imported(tmp_path,
+                                                                               monkeypatch):
+    """A trial's record carries the fingerprint of the code its process runs: computed once per
+    process (not re-hashed every trial), so an edit after import does not change it."""
+    import bench.fingerprint as fingerprint
+    from bench.plugins import MethodSpec
+
+    pkg = tmp_path / "cachedplug"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "method.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(fingerprint, "_RUNNING", {})
+    spec = MethodSpec(name="cachedplug", entry="cachedplug.method:M", version="1",
+                      supervision="unsupervised", inputs=("image_features",), multi_bit=False)
+    first = fingerprint.running_method_source(spec)
+    assert first == fingerprint.method_source(spec)
+    (pkg / "method.py").write_text("X = 2\n")
+    assert fingerprint.running_method_source(spec) == first
+    assert fingerprint.method_source(spec) != first

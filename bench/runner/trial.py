@@ -36,7 +36,7 @@ import numpy as np
 from bench import registry
 from bench.environment import environment
 from bench.errors import BenchError
-from bench.fingerprint import data_fingerprint, method_source
+from bench.fingerprint import data_fingerprint, running_method_source
 from bench.metrics import PROTOCOL, evaluate_retrieval, pack_codes
 from bench.plugins import FitContext, HashMethod, PairedData
 from bench.results import ResultStore
@@ -371,7 +371,7 @@ def _finished_record(cfg: TrialConfig, spec: Any, method: HashMethod, data: Tria
     return ResultRecord(
         key=cfg.key, status="finished", **record_identity(cfg),
         resolved_params=method.resolved_params,
-        method_source=method_source(spec), supervision=spec.supervision,
+        method_source=running_method_source(spec), supervision=spec.supervision,
         labels_at_encode=spec.labels_at_encode,
         features={k: v for k, v in (ds.info.get("features") or {}).items()
                   if k in ("file", "key")} or None,
