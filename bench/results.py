@@ -243,8 +243,8 @@ __all__ = ["ResultStore", "Scan", "load_codes", "load_record", "json_safe"]
 
 def describe_records(records: list[ResultRecord], failed_only: bool = False,
                      verbose: bool = False) -> list[str]:
-    """Lines for ``bench ls runs``: one per record (status, key, mean mAP@all or the error),
-    then a count per status."""
+    """Lines for ``bench ls runs``: one per record (status, key, attempt, device, mean mAP@all
+    or the error), then a count per status."""
     shown = [r for r in records if r.status == "failed"] if failed_only else records
     lines = []
     for r in sorted(shown, key=lambda r: (r.method, r.dataset, r.budget, r.bits, r.seed)):
@@ -260,7 +260,8 @@ def describe_records(records: list[ResultRecord], failed_only: bool = False,
             what += (f"  (tuned: study {r.tuning.get('study')}, {r.tuning.get('trials')} trials)"
                      if r.tuning.get("role") == "final" else
                      f"  (study {r.tuning.get('study')}, trial {r.tuning.get('trial')})")
-        lines.append(f"{r.status:<9} {r.key}  attempt {r.attempt}  {r.created}  {what}")
+        device = f"  {r.device}" if r.device else ""  # a seed on cpu and on cuda: two draws
+        lines.append(f"{r.status:<9} {r.key}  attempt {r.attempt}{device}  {r.created}  {what}")
         if verbose and r.error is not None and r.error.traceback_file:
             lines.append(f"          traceback: {r.error.traceback_file}")
     counts = {s: sum(r.status == s for r in records) for s in ("finished", "failed", "pruned")}

@@ -11,7 +11,8 @@ off so that fp32 means fp32. The bf16 run must give finite loss terms.
 Without CUDA, the bf16 comparison is reported as skipped and one fp32 CPU step of each method
 (the bundled small CLIP, batch 32) is timed side by side in one process, with ratios to DSPH.
 ``--dry-run`` runs the CUDA measurement path on the CPU instead (the reference backbone, batch
-2, one step after the warm-up; bf16 autocast is inactive on the CPU, so both columns are fp32):
+2, one step after the warm-up; the bf16 column under the CPU's bfloat16 autocast, which gives
+bf16 outputs as CUDA's does, so the bf16 path's dtype handling is exercised):
 it checks that the GPU run will work, its times mean nothing.
 
     python benchmarks/bench_clip_baselines_cuda.py [--clip-model NAME] [--clip-weights FILE]
@@ -36,71 +37,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench import registry  # noqa: E402
+from bench.training.probe import training_step  # noqa: E402
 
 METHODS = ("dchmt", "mith", "dsph", "dcmh", "dcmh-e2e")
-
-
-def synthetic(method: Any, batch: int, device: str) -> dict[str, torch.Tensor]:
-    """Random normalised images, caption ids with an end token, multi-hot labels (24 classes)
-    and 512-d features, of the shapes the method's backbone expects."""
-    g = torch.Generator().manual_seed(0)
-    labels = (torch.rand(batch, 24, generator=g) < 0.2).float()
-    labels[:, 0] = 1
-    out = {"labels": labels.to(device), "rows": torch.arange(batch, device=device),
-           "features": torch.randn(batch, 512, generator=g).to(device)}
-    backbone = getattr(method, "backbone", None)
-    if backbone is not None:
-        length = min(backbone.context_length, int(method.params.get("max_words") or 10**6))
-        captions = torch.randint(1, 40000, (batch, length), generator=g)
-        captions[:, length // 2] = 49407  # end of text: the largest id
-        captions[:, length // 2 + 1:] = 0
-        size = backbone.image_size
-        out["images"] = torch.randn(batch, 3, size, size, generator=g).to(device)
-        out["captions"] = captions.to(device)
-    return out
-
-
-def one_step(name: str, params: dict[str, Any], bits: int, batch: int, device: str,
-             amp: str) -> tuple[Any, dict[str, torch.Tensor]]:
-    """(a callable running one training step, the batch) for method ``name``."""
-    spec = registry.methods.get(name)
-    method = spec.load()((bits,), {**params, "amp": amp}, 0, device)
-    if name == "dcmh":
-        method.dims = (512, 512)
-    method.build()
-    data = synthetic(method, batch, device)
-    if name in ("dcmh", "dcmh-e2e"):
-        n = batch
-        buffers = {m: torch.randn(n, bits, device=device) for m in ("image", "text")}
-        codes = torch.sign(buffers["image"] + buffers["text"])
-        opts = {m: torch.optim.SGD([g for g in method.modality_params(m, 0.01)], lr=0.01)
-                for m in ("image", "text")}
-        inputs = ({"image": data["features"], "text": data["features"]} if name == "dcmh"
-                  else {"image": data["images"], "text": data["captions"]})
-
-        def step() -> dict[str, torch.Tensor]:
-            terms = {}
-            for m in ("image", "text"):
-                got = method.modality_step(opts[m], m, data["rows"], inputs[m], buffers, codes,
-                                           data["labels"])
-                terms.update({f"{k}_{m[0]}": v for k, v in got.items()})
-            return terms
-    else:
-        method.begin_fit(batch, data["labels"], torch.Generator().manual_seed(0))
-        optimizers = [method.make_optimizer(10, 10), *method.extra_optimizers]
-
-        def step() -> dict[str, torch.Tensor]:
-            method.net.train()
-            return method.train_step(optimizers, data["rows"], data["images"],
-                                     data["captions"], data["labels"])[0]
-    return step, data
 
 
 def time_step(name: str, params: dict[str, Any], bits: int, batch: int, repeat: int,
               device: str, amp: str) -> tuple[float, bool]:
     """(median seconds per step, every loss term finite)."""
-    step, _ = one_step(name, params, bits, batch, device, amp)
+    step, _ = training_step(name, params, bits, batch, device, amp,
+                            emulate_bf16=device == "cpu")
     times, finite = [], True
     for i in range(repeat + 2):
         if device.startswith("cuda"):
@@ -145,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             torch.backends.cudnn.allow_tf32 = False
             print(f"device: {torch.cuda.get_device_name(0)}")
         else:
-            print("DRY RUN on the CPU: the CUDA path, bf16 autocast inactive; times mean nothing")
+            print("DRY RUN on the CPU: the CUDA path, bf16 under CPU bfloat16 autocast; times "
+                  "mean nothing")
         model = args.clip_model or "ViT-B-32-quickgelu"
         params["clip_model"] = json.loads(model) if model.startswith("{") else model
         params["clip_weights"] = args.clip_weights or "random"

@@ -67,6 +67,7 @@ def test_in_process_failure_is_recorded_and_retried(tmp_path, capsys):
     assert main(["ls", "runs", "--results", str(tmp_path), "--failed"]) == 0
     listing = capsys.readouterr().out
     assert failed.key in listing and "RuntimeError" in listing and "1 failed" in listing
+    assert f"attempt 1  {failed.device}  " in listing and failed.device == "cpu"
 
     assert main(args) == 1  # the rerun retries only the failed key
     out, err = capsys.readouterr()

@@ -224,7 +224,8 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
         record = pruned_record(cfg, {"last": str(exc) or None, "stage": stage.name,
                                      **exc.validation},
                                timing={**_times(started, stage), "conditions": conditions},
-                               environment=environment(), **common)
+                               environment=environment(), device=_device_or_blank(cfg),
+                               **common)
         store.write_record(record)
         _close(record)
         return record
@@ -235,7 +236,8 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
                           traceback_file=tb_file)
         record = failed_record(cfg, error,
                                timing={**_times(started, stage), "conditions": conditions},
-                               environment=environment(), **common)
+                               environment=environment(), device=_device_or_blank(cfg),
+                               **common)
         store.write_record(record)
         _close(record)
         raise
@@ -245,6 +247,14 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
     score = record.validation.get("score")
     report({FINAL_MARKER: 1, **({VALIDATION_METRIC: score} if score is not None else {})})
     return record
+
+
+def _device_or_blank(cfg: TrialConfig) -> str:
+    """The device the trial ran (or would have run) on, for a failed or pruned record."""
+    try:
+        return resolve_device(cfg.device)
+    except BenchError:
+        return ""
 
 
 def _ray_node() -> dict[str, str] | None:

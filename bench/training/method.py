@@ -94,13 +94,20 @@ class TrainedHashMethod(HashMethod):
         """The weights changed: cached codes are stale."""
         self._version += 1
 
+    #: run ``amp=bf16`` under CPU bfloat16 autocast too (tests and dry runs: the CPU's autocast
+    #: gives bf16 outputs like CUDA's, so dtype mistakes of the bf16 path show without a GPU)
+    emulate_bf16_on_cpu: bool = False
+
     def autocast(self) -> Any:
-        """``amp=bf16``: bfloat16 autocast on CUDA (ignored on CPU); ``fp32``: none."""
+        """``amp=bf16``: bfloat16 autocast on CUDA (ignored on CPU unless
+        ``emulate_bf16_on_cpu``); ``fp32``: none."""
         amp = str(self.params.get("amp", "fp32"))
         if amp not in ("fp32", "bf16"):
             raise ValueError(f"{self.name}: amp must be fp32 or bf16, not {amp!r}")
         if amp == "bf16" and str(self.device).startswith("cuda"):
             return torch.autocast("cuda", dtype=torch.bfloat16)
+        if amp == "bf16" and self.emulate_bf16_on_cpu:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
 
     def start_fit(self, train: PairedData,

@@ -161,7 +161,7 @@ class MITH(CLIPHashMethod):
         p = self.params
         out = self.net(images, captions)
         for name, buf in self.buffers.items():
-            buf[rows] = out[name].detach()
+            buf[rows] = out[name].detach().float()  # bf16 under amp=bf16
         lam = float(p["hyper_lambda"])
         target = torch.sign(lam * out["cls_i"].detach() + (1 - lam) * out["tok_i"].detach()
                             + lam * out["cls_t"].detach() + (1 - lam) * out["tok_t"].detach())
