@@ -20,7 +20,9 @@ clusters). Only ``MlflowClient`` is used, so no global MLflow state leaks betwee
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -66,10 +68,23 @@ def _bound_http_calls() -> None:
         os.environ.setdefault(name, value)
 
 
+#: MLflow's loggers that announce a new SQLite store's schema set-up on the terminal
+STORE_SETUP_LOGGERS = ("mlflow.store.db.utils", "alembic")
+
+
 def client(uri: str):
+    """An MlflowClient for ``uri``; a SQLite store about to be created is announced in one
+    ``bench:`` line instead of MLflow's own log lines (its schema set-up takes a few seconds)."""
     _bound_http_calls()
     from mlflow.tracking import MlflowClient
 
+    for name in STORE_SETUP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if url_scheme(uri) == "sqlite":
+        db = Path(uri.split(":///", 1)[-1])
+        if not db.exists():
+            print(f"bench: creating the MLflow tracking store {db} (a new store takes a few "
+                  "seconds)", file=sys.stderr, flush=True)
     return MlflowClient(tracking_uri=uri)
 
 

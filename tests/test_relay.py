@@ -103,3 +103,20 @@ def test_a_by_driver_trial_never_imports_mlflow(tmp_path):
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
 
+
+
+def test_a_new_sqlite_store_is_announced_in_one_bench_line(tmp_path):
+    """MLflow's own INFO lines about creating its tables stay off the terminal (fresh
+    interpreter: MLflow configures its logging on import); a second client says nothing."""
+    import subprocess
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    code = ("from bench import tracking; "
+            f"tracking.client({uri!r}).search_experiments(); "
+            f"tracking.client({uri!r}).search_experiments()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    text = out.stdout + out.stderr
+    assert text.count("bench: creating the MLflow tracking store") == 1, text
+    assert "database tables" not in text and "INFO" not in text, text
+    assert (tmp_path / "mlflow.db").is_file()
