@@ -156,7 +156,9 @@ class _Target:
                report: SyncReport) -> str:
         """Log ``rec``; returns which list of the report its key belongs to."""
         existing = self._trial_run(rec)
-        if existing is not None and existing.info.status != "RUNNING" \
+        # complete only with the record's own end status: a run whose driver died after its
+        # status tag was set was closed as KILLED by the next driver and must still end FINISHED
+        if existing is not None and existing.info.status == tracking.run_status(rec) \
                 and existing.data.tags.get("status") == rec.status:
             self._mark_logged(rec, store, existing.info.run_id)
             return "already"

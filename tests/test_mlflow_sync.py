@@ -58,3 +58,25 @@ def test_pending_records_are_synced_once(tmp_path, capsys):
     assert {r.info.run_id for r in children} == {r.mlflow_run_id for r in recs}
     assert all(r.info.status == "FINISHED" and "test.map_all.16" not in r.data.metrics
                and "i2t.map_all.16" in r.data.metrics for r in children)
+
+
+def test_a_run_closed_as_killed_after_its_status_tag_is_completed(tmp_path, capsys):
+    """The driver died after logging a trial's run (status tag set) but before ending it and
+    marking the record logged; the next driver closed the RUNNING run as KILLED. The sync must
+    end that run FINISHED, not count it as already logged (one FINISHED run per key)."""
+    from mlflow.tracking import MlflowClient
+
+    results, store = tmp_path / "results", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["run", "--methods", "lsh", *SMALL, "--seeds", "0,1", "--results",
+                 str(results), "--tracking-uri", store]) == 0
+    rec = ResultStore(results).load_records()[0]
+    MlflowClient(store).set_terminated(rec.mlflow_run_id, "KILLED")
+    rec.tracking_state, rec.mlflow_run_id = "pending", None
+    ResultStore(results).write_record(rec)
+    capsys.readouterr()
+    assert main(["mlflow", "sync", "--results", str(results), "--tracking-uri", store]) == 0
+    assert "1 record(s) checked: 0 run(s) created, 1 completed" in capsys.readouterr().out
+    children = [r for r in runs_of(store) if r.data.tags.get("result_key")]
+    assert Counter(r.data.tags["result_key"] for r in children) == Counter(
+        r.key for r in ResultStore(results).load_records())
+    assert all(r.info.status == "FINISHED" for r in children)
