@@ -87,6 +87,13 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{Path(path).resolve().as_posix()}"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL, else None."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url.removeprefix("sqlite:///"))
+
+
 def url_scheme(url: str) -> str:
     """The scheme of a server or database URL without its driver (``postgresql+psycopg://``
     -> ``postgresql``), lower case; "" when there is none."""

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.errors import BenchError
-from bench.files import sqlite_url, url_scheme
+from bench.files import sqlite_file, sqlite_url, url_scheme
 
 EXPERIMENT = "bench"
 SCHEMES = ("sqlite", "http", "https", "file", "databricks", "postgresql", "mysql", "mssql")
@@ -80,11 +80,10 @@ def client(uri: str):
 
     for name in STORE_SETUP_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    if url_scheme(uri) == "sqlite":
-        db = Path(uri.split(":///", 1)[-1])
-        if not db.exists():
-            print(f"bench: creating the MLflow tracking store {db} (a new store takes a few "
-                  "seconds)", file=sys.stderr, flush=True)
+    db = sqlite_file(uri)
+    if db is not None and not db.exists():
+        print(f"bench: creating the MLflow tracking store {db} (a new store takes a few "
+              "seconds)", file=sys.stderr, flush=True)
     return MlflowClient(tracking_uri=uri)
 
 

@@ -42,11 +42,12 @@ def training_step(name: str, params: dict[str, Any], bits: int, batch: int, devi
     spec = registry.methods.get(name)
     method = spec.load()((bits,), {**params, "amp": amp}, 0, device)
     method.emulate_bf16_on_cpu = emulate_bf16
-    if hasattr(method, "modality_step"):
+    per_modality = hasattr(method, "modality_step")  # DCMH: one image and one text step
+    if per_modality:
         method.dims = (512, 512)  # frozen-feature DCMH: the synthetic features' width
     method.build()
     data = synthetic_batch(method, batch, device)
-    if hasattr(method, "modality_step"):
+    if per_modality:
         buffers = {m: torch.randn(batch, bits, device=device) for m in ("image", "text")}
         codes = torch.sign(buffers["image"] + buffers["text"])
         opts = {m: torch.optim.SGD(list(method.modality_params(m, 0.01)), lr=0.01)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.files import atomic_write, atomic_write_bytes, sqlite_url, url_scheme
+from bench.files import atomic_write, atomic_write_bytes, sqlite_file, sqlite_url, url_scheme
 from bench.schema import canonical_json, digest
 
 STORAGE_FILE = "optuna.db"
@@ -41,13 +41,6 @@ def check_storage_url(url: str) -> None:
     if "://" not in url or url_scheme(url) not in RDB_SCHEMES:
         raise BenchError(f"--storage {url!r}: not an Optuna RDB storage URL (expected "
                          "sqlite:///ABS/PATH.db or postgresql://USER@HOST/DB, ...)")
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URL, else None."""
-    if not url.startswith("sqlite:///"):
-        return None
-    return Path(url.removeprefix("sqlite:///"))
 
 
 def shown_url(url: str) -> str:
