@@ -275,3 +275,17 @@ def test_imh_batch_median_thresholds_each_encoded_set(small):
     method, data = _fit(small, "imh", bits=(16,), threshold="batch_median")
     codes = method.encode(data.query, "image")[16]
     assert np.abs(codes.mean(0)).max() <= 2 / len(data.query) + 1e-12  # balanced per batch
+
+
+@pytest.mark.parametrize("name,params", [("imh", {"threshold": "batch_median"}), ("lssh", {}),
+                                         ("cca", {})])
+def test_encoding_in_chunks_gives_the_same_codes(small, monkeypatch, name, params):
+    """Encoding reads the features a chunk at a time (a 200k-item database is never converted
+    to float64 whole); the chunk size never changes a code, also for IMH's batch median."""
+    import bench.shallow.base as base
+
+    method, data = _fit(small, name, bits=(16,), **params)
+    whole = {m: method.encode(data.retrieval, m)[16] for m in ("image", "text")}
+    monkeypatch.setattr(base, "ENCODE_CHUNK", 7)
+    for m in ("image", "text"):
+        np.testing.assert_array_equal(method.encode(data.retrieval, m)[16], whole[m])

@@ -21,7 +21,12 @@ from bench.errors import BenchError
 from bench.methods.imh import SPEC
 from bench.plugins import FitContext, Modality, PairedData
 from bench.shallow.anchors import squared_distances
-from bench.shallow.base import ShallowHashMethod, features, sign_codes
+from bench.shallow.base import (
+    ShallowHashMethod,
+    centred_chunks,
+    raw_features,
+    sign_codes,
+)
 from bench.shallow.linalg import smallest_eigh, spd_solve
 
 
@@ -87,9 +92,13 @@ class IMH(ShallowHashMethod):
     def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
         if self.params["threshold"] == "train_median":
             return super().encode(data, modality)
-        x = features(data, modality) - self.mean[modality]
+        maps = self.maps[modality]
+        parts: dict[int, list[np.ndarray]] = {b: [] for b in maps}
+        for x in centred_chunks(raw_features(data, modality), self.mean[modality]):
+            for b, (w, _) in maps.items():
+                parts[b].append(x @ w)
         out = {}
-        for b, (w, _) in self.maps[modality].items():
-            v = x @ w  # the reference thresholds every encoded batch at its own median
+        for b, p in parts.items():  # the reference thresholds every encoded batch at its median
+            v = np.concatenate(p) if p else np.zeros((0, b))
             out[b] = sign_codes(v - np.median(v, axis=0)) if len(v) else v.astype(np.int8)
         return out

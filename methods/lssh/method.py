@@ -28,7 +28,13 @@ import numpy as np
 
 from bench.methods.lssh import SPEC
 from bench.plugins import FitContext, Modality, PairedData
-from bench.shallow.base import ENCODE_CHUNK, ShallowHashMethod, features, sign_codes
+from bench.shallow.base import (
+    ShallowHashMethod,
+    centred_chunks,
+    features,
+    raw_features,
+    sign_codes,
+)
 from bench.shallow.linalg import spd_solve
 
 
@@ -130,11 +136,10 @@ class LSSH(ShallowHashMethod):
         return LSSHModel(pca, dic_b, r, u, history)
 
     def _sparse(self, data: PairedData, b: int) -> np.ndarray:
-        x = features(data, "image") - self.mean["image"]
         model = self.models[b]
         rho, iters = float(self.params["rho"]), int(self.params["lasso_iters"])
-        return np.vstack([model.image_codes(x[i:i + ENCODE_CHUNK], rho, iters)
-                          for i in range(0, len(x), ENCODE_CHUNK)] or
+        chunks = centred_chunks(raw_features(data, "image"), self.mean["image"])
+        return np.vstack([model.image_codes(x, rho, iters) for x in chunks] or
                          [np.zeros((0, model.dictionary.shape[1]))])
 
     def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
