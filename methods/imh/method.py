@@ -21,12 +21,7 @@ from bench.errors import BenchError
 from bench.methods.imh import SPEC
 from bench.plugins import FitContext, Modality, PairedData
 from bench.shallow.anchors import squared_distances
-from bench.shallow.base import (
-    ShallowHashMethod,
-    centred_chunks,
-    raw_features,
-    sign_codes,
-)
+from bench.shallow.base import ShallowHashMethod, sign_codes
 from bench.shallow.linalg import smallest_eigh, spd_solve
 
 
@@ -94,7 +89,7 @@ class IMH(ShallowHashMethod):
             return super().encode(data, modality)
         maps = self.maps[modality]
         parts: dict[int, list[np.ndarray]] = {b: [] for b in maps}
-        for x in centred_chunks(raw_features(data, modality), self.mean[modality]):
+        for x in self._chunks(data, modality):
             for b, (w, _) in maps.items():
                 parts[b].append(x @ w)
         out = {}
