@@ -63,7 +63,8 @@ def test_wiki_lsh_and_cca_itq_end_to_end(data, tmp_path):
     m = long.pivot_table(index=["bits", "direction"], columns="method", values="map_all")
     # LSH with separate projections for 128-d and 10-d features is near chance (~0.11-0.15);
     # CCA-ITQ lands in the range of the published unsupervised CCA-family rows (CVH 0.10-0.13,
-    # IMH 0.13-0.16, CMSSH 0.16-0.19, LSSH/CMFH I2T 0.21-0.23; protocols.md §9.1).
+    # IMH 0.13-0.16, CMSSH 0.16-0.19, LSSH/CMFH I2T 0.21-0.23; published table in
+    # results/reference/wiki_sift_lda_map.csv).
     assert (m["lsh"] < 0.17).all(), m
     assert (m["cca-itq"] > m["lsh"] + 0.05).all(), m
     assert m["cca-itq"].between(0.17, 0.30).all(), m

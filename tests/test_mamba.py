@@ -1,5 +1,6 @@
 """The Mamba-1 mixer's CPU backend against a plain sequential selective scan written here from
-the formulas (prompthash.md §7), and its parameter names against the other implementations."""
+the formulas (Gu & Dao, Mamba, 2023, Algorithm 2), and its parameter names against the other
+implementations."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The training loop shared by the similarity-reconstruction baselines (DJSRH and the methods
-built on its code base: JDSH, DGCPN, DSAH, CAGAN; baselines.md §3).
+built on its code base: JDSH, DGCPN, DSAH, CAGAN; zzs1994/DJSRH, train.py).
 
 Two MLP hash networks (image, text) on frozen features, mini-batches of 32 with the last partial
 batch dropped, SGD with momentum and weight decay (one learning rate per network), relaxed codes

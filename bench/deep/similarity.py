@@ -1,5 +1,5 @@
 """Similarity and affinity matrices shared by the similarity-reconstruction methods
-(DJSRH, JDSH, DGCPN, DSAH, CIRH, CAGAN: baselines.md §3)."""
+(DJSRH, JDSH, DGCPN, DSAH, CIRH, CAGAN)."""
 
 from __future__ import annotations
 

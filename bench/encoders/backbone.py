@@ -276,8 +276,8 @@ ImageMode = Literal["random", "center", "squash"]
 class ImageLoader:
     """Image loading and the references' preprocessing, scaled to the model (input size S).
 
-    Modes: ``random`` (PromptHash training, prompthash.md §4.4): shorter side resized to
-    R = round(S·``ratio``) (``ratio`` 256/224: R = 256 for S = 224), RandomCrop(S) and
+    Modes: ``random`` (PromptHash training, CCRG-XJU/PromptHash@6bfbe3f, load_data.py): shorter side
+    resized to R = round(S·``ratio``) (``ratio`` 256/224: R = 256 for S = 224), RandomCrop(S) and
     RandomHorizontalFlip; ``center``: shorter side to R, CenterCrop(S) (PromptHash encoding; with
     ``ratio`` 1 the DCHMT/MITH/DSPH training transform); ``squash``: resized to S×S ignoring the
     aspect ratio (the DCHMT/MITH/DSPH encoding transform). Resizing is bicubic (PIL); then the

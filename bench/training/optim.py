@@ -1,5 +1,5 @@
 """BertAdam: the HuggingFace BERT optimiser used by PromptHash, DCHMT, MITH and DSPH
-(prompthash.md §3.1)."""
+(CCRG-XJU/PromptHash@6bfbe3f, optimization.py)."""
 
 from __future__ import annotations
 
