@@ -93,7 +93,7 @@ def loss_terms(code_i: torch.Tensor, code_t: torch.Tensor, gcn_i: torch.Tensor,
 # --- the training-only graph branch -------------------------------------------------------------
 
 class GraphConvolution(nn.Module):
-    """adj · (x W) + b, W and b uniform in ±1/√out (Kipf & Welling; pygcn/layers.py:7-35)."""
+    """adj · (x W) + b, W and b uniform in ±1/√out (Kipf & Welling; pygcn/layers.py:9-37)."""
 
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
