@@ -151,15 +151,16 @@ class CAGAN(SimilarityReconstruction):
         return fused_affinity(x, y, float(p["eta"]), float(p["beta"]), float(p["lamb"]),
                               float(p["mu"]), str(p["text_similarity"]))
 
-    def _modules(self, dx: int, dy: int, bits: int
+    def _modules(self, dx: int, dy: int, bits: int, n: int
                  ) -> tuple[dict[str, nn.Module], dict[str, nn.Module]]:
-        """Hash MLPs then GCNs, in the reference's construction order (CAGAN.py:60-68)."""
+        """Hash MLPs then GCNs, in the reference's construction order (CAGAN.py:60-68); W is
+        batch × batch, the batch being every pair when there are fewer than ``batch_size``."""
         p = self.params
         hidden = int(p["hidden"])
         nets = {"image": MLP(dx, [hidden] if p["image_net"] == "mlp" else [], bits),
                 "text": MLP(dy, [hidden], bits)}
         widths = (int(p["gcn_hidden"]), int(p["gcn_mid"]))
-        bs, gamma = int(p["batch_size"]), float(p["gamma"])
+        bs, gamma = min(int(p["batch_size"]), n), float(p["gamma"])
         gcns = {"image": GCNHash(dx, widths, bits, bs, gamma),
                 "text": GCNHash(dy, widths, bits, bs, gamma)}
         return nets, gcns
@@ -167,7 +168,7 @@ class CAGAN(SimilarityReconstruction):
     def train_model(self, x: torch.Tensor, y: torch.Tensor, bits: int, gen: torch.Generator,
                     ctx: FitContext, report: bool) -> None:
         p = self.params
-        nets, gcns = self._modules(x.shape[1], y.shape[1], bits)
+        nets, gcns = self._modules(x.shape[1], y.shape[1], bits, len(x))
         for m in (*nets.values(), *gcns.values()):
             m.to(x.device)
         self.nets[bits] = nets
