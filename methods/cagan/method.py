@@ -1,81 +1,203 @@
-"""CAGAN / AGAH (Sensors 2023) on frozen features (baselines.md §3.1).
+"""CAGAN (Li et al., Sensors 2023) on frozen features, after AwakerLee/AGAH@96e8b3c (CAGAN.zip).
 
-Affinity S = μ·(η·S_I + β·S_T + λ·norm(S_I)·norm(S_T)ᵀ) with S_m = 2cos − 1 of the batch's
-features (the JDSH-style joint similarity; the reference computes S_I from CLIP image features
-and S_T from BoW tags). Losses on unit-norm codes:
-  δ·(MSE(B_I B_Iᵀ, S) + MSE(B_T B_Tᵀ, S)) + ε·(MSE(B_I B_Tᵀ, S) − mean_i ⟨b_I,i, b_T,i⟩)
-  + φ·MSE(B_G B_Gᵀ, S),
-where B_G are auxiliary codes from an adaptive graph-attention layer over the batch.
+Affinity of a batch (CAGAN.py:170-204): S_I = 2·cos(x) − 1 of the image features, S_T of the
+text features (the reference: 2·sign(cos) − 1 of BoW tags; here 2·cos − 1 by default, option
+``text_similarity``), S = μ·(η·S_I + β·S_T + λ·norm(S_I)·norm(S_T)ᵀ) with row-normalised factors
+(so S is not symmetric).
 
-**A reconstruction** in its graph branch: the public code (a zip archive) could not be read.
-Here the branch takes each pair's concatenated hidden features of the two hash networks, one
-GAT layer (attention eᵢⱼ = LeakyReLU(aᵀ[Wh_i ‖ Wh_j]) over the edges where S > 0, plus
-self-loops, softmax over neighbours) and a linear map to L bits with tanh; its gradient reaches
-the hash networks through their hidden layers. Encoding never uses it (codes come from the
-per-modality networks alone, so an item's code does not depend on other items).
+Training only (CAGAN.py:117-133, models.py:53-98): besides the two hash MLPs, one GCN per
+modality (d → 2048 → 1024 → L, ReLU, codes tanh(α·out)) reads the batch's (detached) input
+features over the adjacency S + γ·W, with W a learned batch × batch matrix. Losses on
+row-normalised codes (CAGAN.py:206-225):
+  loss1 = MSE(B_I B_Iᵀ, S) + MSE(B_T B_Tᵀ, S)
+  loss2 = MSE(B_I B_Tᵀ, S) + MSE(B_T B_Iᵀ, S) − mean_i ⟨b_I,i, b_T,i⟩
+  loss3 = MSE(B_gI B_gTᵀ, S),   loss4 = MSE(S, B_gI B_Iᵀ) + MSE(S, B_gI B_Tᵀ)
+  loss  = δ·loss1 + ε·(loss2 + loss3) + φ·loss4.
+Encoding uses the hash MLPs only, per item (the GCNs need a batch and are never used there).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.deep.reconstruction import Batch, SimilarityReconstruction
-from bench.deep.similarity import code_similarity_mse, cosine, signed_cosine
+from bench.deep.method import report_due
+from bench.deep.nets import MLP
+from bench.deep.reconstruction import SimilarityReconstruction
+from bench.deep.training import LossLog, ValidationSelector, epoch_batches, make_optimizer
 from bench.methods.cagan import SPEC
+from bench.plugins import FitContext
+
+TEXT_SIMILARITIES = ("signed_cosine", "sign")
+
+
+# --- pure functions (golden-tested) -------------------------------------------------------------
+
+def _cos(x: torch.Tensor) -> torch.Tensor:
+    xn = F.normalize(x, dim=1)
+    return xn @ xn.T
+
+
+def image_similarity(x: torch.Tensor) -> torch.Tensor:
+    """S_I = 2·cos − 1 (CAGAN.py:172-174)."""
+    return 2 * _cos(x) - 1
+
+
+def text_similarity(y: torch.Tensor, form: str = "signed_cosine") -> torch.Tensor:
+    """S_T: ``"sign"`` is the reference's 2·sign(cos) − 1 (CAGAN.py:176-179; on BoW tags 1 for
+    pairs sharing a tag, −1 otherwise); ``"signed_cosine"`` is 2·cos − 1 like S_I."""
+    c = _cos(y)
+    if form == "sign":
+        return 2 * torch.sign(c) - 1
+    if form == "signed_cosine":
+        return 2 * c - 1
+    raise ValueError(f"text_similarity must be one of {TEXT_SIMILARITIES}, got {form!r}")
 
 
 def fused_affinity(x: torch.Tensor, y: torch.Tensor, eta: float, beta: float, lamb: float,
-                   mu: float) -> torch.Tensor:
-    """mu · (eta·S_I + beta·S_T + lamb·norm(S_I) norm(S_T)ᵀ), S_m = 2cos − 1."""
-    s_i, s_t = signed_cosine(x), signed_cosine(y)
-    high = F.normalize(s_i, dim=1) @ F.normalize(s_t, dim=1).T
-    return mu * (eta * s_i + beta * s_t + lamb * high)
+                   mu: float, text_form: str = "signed_cosine") -> torch.Tensor:
+    """S = μ·(η·S_I + β·S_T + λ·norm(S_I)·norm(S_T)ᵀ), rows normalised (CAGAN.py:183-202)."""
+    s_i, s_t = image_similarity(x), text_similarity(y, text_form)
+    cross = F.normalize(s_i, dim=1) @ F.normalize(s_t, dim=1).T
+    return mu * (eta * s_i + beta * s_t + lamb * cross)
 
 
-class GraphAttentionCodes(nn.Module):
-    """One graph-attention layer over the batch, then L relaxed auxiliary codes."""
+def graph_adjacency(s: torch.Tensor, weight: torch.Tensor, gamma: float) -> torch.Tensor:
+    """S + γ·W (models.py:66), W cut to the batch when a batch is smaller than W."""
+    m = len(s)
+    return s + gamma * weight[:m, :m]
 
-    def __init__(self, in_dim: int, hidden: int, bits: int, slope: float):
+
+def _mse_cos(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(a @ b.T, s)
+
+
+def loss_terms(code_i: torch.Tensor, code_t: torch.Tensor, gcn_i: torch.Tensor,
+               gcn_t: torch.Tensor, s: torch.Tensor, delta: float, epsilon: float,
+               phi: float) -> dict[str, torch.Tensor]:
+    """The four terms of CAGAN.py:206-225 on the relaxed codes and their weighted sum."""
+    b_i, b_t = F.normalize(code_i, dim=1), F.normalize(code_t, dim=1)
+    g_i, g_t = F.normalize(gcn_i, dim=1), F.normalize(gcn_t, dim=1)
+    intra = _mse_cos(b_i, b_i, s) + _mse_cos(b_t, b_t, s)
+    inter = _mse_cos(b_i, b_t, s) + _mse_cos(b_t, b_i, s) - (b_i * b_t).sum(dim=1).mean()
+    gcn_pair = _mse_cos(g_i, g_t, s)
+    gcn_align = _mse_cos(g_i, b_i, s) + _mse_cos(g_i, b_t, s)
+    loss = delta * intra + epsilon * (inter + gcn_pair) + phi * gcn_align
+    return {"loss": loss, "intra": intra, "inter": inter, "gcn_pair": gcn_pair,
+            "gcn_align": gcn_align}
+
+
+# --- the training-only graph branch -------------------------------------------------------------
+
+class GraphConvolution(nn.Module):
+    """adj · (x W) + b, W and b uniform in ±1/√out (Kipf & Welling; pygcn/layers.py:9-37)."""
+
+    def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
-        self.proj = nn.Linear(in_dim, hidden, bias=False)
-        self.att_src = nn.Parameter(torch.empty(hidden).uniform_(-0.1, 0.1))
-        self.att_dst = nn.Parameter(torch.empty(hidden).uniform_(-0.1, 0.1))
-        self.out = nn.Linear(hidden, bits)
-        self.slope = slope
+        bound = 1.0 / math.sqrt(out_dim)
+        self.weight = nn.Parameter(torch.empty(in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(out_dim).uniform_(-bound, bound))
 
-    def forward(self, h: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
-        wh = self.proj(h)
-        e = F.leaky_relu((wh @ self.att_src)[:, None] + (wh @ self.att_dst)[None, :],
-                         self.slope)
-        edges = (adjacency > 0) | torch.eye(len(h), dtype=torch.bool, device=h.device)
-        att = torch.softmax(e.masked_fill(~edges, float("-inf")), dim=1)
-        return torch.tanh(self.out(F.elu(att @ wh)))
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        return adj @ (x @ self.weight) + self.bias
+
+
+class GCNHash(nn.Module):
+    """in_dim → widths[0] → widths[1] GCN layers (ReLU), a Linear to L bits, tanh(α·out), over
+    S + γ·W with W a learned batch × batch matrix, Kaiming-uniform (models.py:53-74)."""
+
+    def __init__(self, in_dim: int, widths: tuple[int, int], bits: int, batch_size: int,
+                 gamma: float):
+        super().__init__()
+        self.gc1 = GraphConvolution(in_dim, widths[0])
+        self.gc2 = GraphConvolution(widths[0], widths[1])
+        self.linear = nn.Linear(widths[1], bits)
+        self.weight = nn.Parameter(torch.empty(batch_size, batch_size))
+        nn.init.kaiming_uniform_(self.weight)
+        self.gamma = gamma
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        adj = graph_adjacency(s, self.weight, self.gamma)
+        h = torch.relu(self.gc1(x, adj))
+        h = torch.relu(self.gc2(h, adj))
+        return torch.tanh(scale * self.linear(h))
+
+
+def batch_codes(nets: dict[str, nn.Module], gcns: dict[str, nn.Module], xb: torch.Tensor,
+                yb: torch.Tensor, s: torch.Tensor, scale: float
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Relaxed codes of the hash nets and of the GCNs; the GCNs read detached features
+    (CAGAN.py:117-124), so their terms reach the hash nets only through B_I and B_T."""
+    code_i = torch.tanh(scale * nets["image"](xb))
+    code_t = torch.tanh(scale * nets["text"](yb))
+    gcn_i = gcns["image"](xb.detach(), s, scale)
+    gcn_t = gcns["text"](yb.detach(), s, scale)
+    return code_i, code_t, gcn_i, gcn_t
 
 
 class CAGAN(SimilarityReconstruction):
     spec = SPEC
 
-    def extra_modules(self, dx: int, dy: int, bits: int) -> dict[str, nn.Module]:
-        p = self.params
-        trunk = 2 * int(p["hidden"]) if p["image_net"] == "mlp" else dx + int(p["hidden"])
-        return {"graph": GraphAttentionCodes(trunk, int(p["graph_hidden"]), bits,
-                                             float(p["graph_slope"]))}
+    def check_params(self) -> None:
+        super().check_params()
+        self.option("text_similarity", TEXT_SIMILARITIES)
+        self.positive("gcn_hidden", "gcn_mid", "mu")
 
     def affinity(self, idx: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = self.params
         return fused_affinity(x, y, float(p["eta"]), float(p["beta"]), float(p["lamb"]),
-                              float(p["mu"]))
+                              float(p["mu"]), str(p["text_similarity"]))
 
-    def loss_terms(self, b: Batch, s: torch.Tensor,
-                   extra: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
+    def _modules(self, dx: int, dy: int, bits: int, n: int
+                 ) -> tuple[dict[str, nn.Module], dict[str, nn.Module]]:
+        """Hash MLPs then GCNs, in the reference's construction order (CAGAN.py:60-68); W is
+        batch × batch, the batch being every pair when there are fewer than ``batch_size``."""
         p = self.params
-        intra = code_similarity_mse(b.hx, b.hx, s) + code_similarity_mse(b.hy, b.hy, s)
-        inter = (code_similarity_mse(b.hx, b.hy, s)
-                 - torch.diagonal(cosine(b.hx, b.hy)).mean())
-        graph_codes = extra["graph"](torch.cat([b.trunk_x, b.trunk_y], dim=1), s)
-        graph = code_similarity_mse(graph_codes, graph_codes, s)
-        loss = (float(p["delta"]) * intra + float(p["epsilon"]) * inter
-                + float(p["phi"]) * graph)
-        return {"loss": loss, "intra": intra, "inter": inter, "graph": graph}
+        hidden = int(p["hidden"])
+        nets = {"image": MLP(dx, [hidden] if p["image_net"] == "mlp" else [], bits),
+                "text": MLP(dy, [hidden], bits)}
+        widths = (int(p["gcn_hidden"]), int(p["gcn_mid"]))
+        bs, gamma = min(int(p["batch_size"]), n), float(p["gamma"])
+        gcns = {"image": GCNHash(dx, widths, bits, bs, gamma),
+                "text": GCNHash(dy, widths, bits, bs, gamma)}
+        return nets, gcns
+
+    def train_model(self, x: torch.Tensor, y: torch.Tensor, bits: int, gen: torch.Generator,
+                    ctx: FitContext, report: bool) -> None:
+        p = self.params
+        nets, gcns = self._modules(x.shape[1], y.shape[1], bits, len(x))
+        for m in (*nets.values(), *gcns.values()):
+            m.to(x.device)
+        self.nets[bits] = nets
+        # one SGD per network in the reference (CAGAN.py:70-80): the GCN of a modality shares
+        # that modality's learning rate; plain SGD per parameter group is the same update
+        groups = [{"params": [*nets[k].parameters(), *gcns[k].parameters()],
+                   "lr": float(p[f"lr_{k}"])} for k in ("image", "text")]
+        opt = make_optimizer(p["optimizer"], groups, momentum=float(p["momentum"]),
+                             weight_decay=float(p["weight_decay"]))
+        weights = (float(p["delta"]), float(p["epsilon"]), float(p["phi"]))
+        epochs = int(p["epochs"])
+        modules = {**nets, **{f"gcn_{k}": g for k, g in gcns.items()}}
+        selector = ValidationSelector(ctx.validate, modules, int(p["val_every"]),
+                                      report and p["selection"] == "validation")
+        for epoch in range(epochs):
+            scale = math.sqrt(epoch + 1.0) if p["code_scale"] == "sqrt_epoch" else 1.0
+            for m in modules.values():
+                m.train()
+            log = LossLog()
+            for idx in epoch_batches(len(x), int(p["batch_size"]), gen, bool(p["drop_last"])):
+                xb, yb = x[idx], y[idx]
+                with torch.no_grad():
+                    s = self.affinity(idx, xb, yb)
+                terms = loss_terms(*batch_codes(nets, gcns, xb, yb, s, scale), s, *weights)
+                opt.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                opt.step()
+                log.add(terms, len(idx))
+            if report and report_due(epoch, epochs, int(p["report_every"])):
+                ctx.report(epoch + 1, **log.means(), code_scale=scale)
+            selector.after_epoch(epoch, epochs)
+        selector.finish(self.info[bits])
