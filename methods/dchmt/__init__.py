@@ -1,5 +1,6 @@
 """DCHMT ("DCMHT", ACM MM 2022): differentiable cross-modal hashing via multimodal
-transformers, CLIP fine-tuned end to end with the "select" hash layer (baselines.md §5)."""
+transformers, CLIP fine-tuned end to end with the "select" hash layer (Tu et al., ACM MM 2022;
+code kalenforn/DCHMT@79bd5e6)."""
 
 from bench.plugins import MethodSpec
 from bench.training.defaults import clip_method_defaults, param_types_for
@@ -37,7 +38,8 @@ SPEC = MethodSpec(
     reference={
         "paper": "Tu, Liu, Lin, Hong, Wang. Differentiable Cross-modal Hashing via Multimodal "
                  "Transformers. ACM MM 2022",
-        "code": "kalenforn/DCHMT (re-implemented from /work/shared/docs/baselines.md §5)",
+        "code": "kalenforn/DCHMT@79bd5e6 (train/hash_train.py, train/base.py, model/hash_model.py, "
+                "utils/utils.py, utils/get_args.py)",
     },
     description=(
         "DCHMT: CLIP image and text encoders fine-tuned end to end; per modality a hash layer "

@@ -1,5 +1,6 @@
-"""DCHMT: the "select" hash layer and the label-similarity loss. See methods/dchmt/README.md for
-every option and deviation."""
+"""DCHMT: the "select" hash layer and the label-similarity loss (kalenforn/DCHMT@79bd5e6,
+model/hash_model.py, train/hash_train.py:153-272). See methods/dchmt/README.md for every option
+and deviation."""
 
 from __future__ import annotations
 

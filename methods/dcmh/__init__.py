@@ -1,6 +1,6 @@
-"""DCMH (CVPR 2017): deep cross-modal hashing, the classic supervised deep method (baselines.md
-§5). Two rows: ``dcmh`` on frozen encoder features and ``dcmh-e2e`` end to end through the
-shared open_clip backbone."""
+"""DCMH (CVPR 2017): deep cross-modal hashing, the classic supervised deep method (Jiang, Li,
+CVPR 2017; code jiangqy/DCMH-CVPR2017@67d0e84). Two rows: ``dcmh`` on frozen encoder features
+and ``dcmh-e2e`` end to end through the shared open_clip backbone."""
 
 from bench.plugins import MethodSpec
 from bench.training.defaults import RUNTIME, SCHEDULE, param_types_for
@@ -21,7 +21,8 @@ _COMMON = {
 }
 _REFERENCE = {
     "paper": "Jiang, Li. Deep Cross-Modal Hashing. CVPR 2017",
-    "code": "jiangqy/DCMH-CVPR2017 (re-implemented from /work/shared/docs/baselines.md §5)",
+    "code": "jiangqy/DCMH-CVPR2017@67d0e84 (DCMH_matlab/DCMH_matlab/process_DCMH.m, "
+            "update_net.m, DCMH_demo.m; DCMH_tensorflow/DCMH_tensorflow/DCMH_demo.py)",
 }
 _SEARCH = {"gamma": {"type": "loguniform", "low": 0.1, "high": 10.0},
            "eta": {"type": "loguniform", "low": 0.1, "high": 10.0}}

@@ -1,6 +1,8 @@
 """DCMH: the alternating optimisation of the pairwise likelihood, quantisation and bit balance,
-on frozen features (``dcmh``) or end to end through CLIP towers (``dcmh-e2e``). See
-methods/dcmh/README.md for every option and deviation."""
+on frozen features (``dcmh``) or end to end through CLIP towers (``dcmh-e2e``)
+(jiangqy/DCMH-CVPR2017@67d0e84: the objective of DCMH_tensorflow/DCMH_demo.py:206-217, the
+gradients of DCMH_matlab/process_DCMH.m:33-75). See methods/dcmh/README.md for every option and
+deviation."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """DSPH (TCSVT 2024): deep semantic-aware proxy hashing, CLIP fine-tuned end to end with one
-learnable proxy per class (baselines.md §5)."""
+learnable proxy per class (Huo et al., IEEE TCSVT 2024; code QinLab-WFU/DSPH@078b1a1)."""
 
 from bench.plugins import MethodSpec
 from bench.training.defaults import clip_method_defaults, param_types_for
@@ -11,14 +11,14 @@ _DEFAULTS = clip_method_defaults(
     # proxies: SGD(lr 0.02, momentum 0.9, weight decay 5e-4), Kaiming-normal (fan_out)
     # init from their own seed (the reference's hypseed 0, the same for every run)
     proxy_lr=0.02, proxy_momentum=0.9, proxy_weight_decay=5e-4, proxy_seed=0,
-    # loss: threshold None = the code-table value for (bits, ceil(log2 #classes)) (README)
+    # loss: threshold None = the reference's code-table value for (bits, ceil(log2 #classes))
     threshold=None, alpha=0.8, dropout=0.2,
 )
 
 SPEC = MethodSpec(
     name="dsph",
     entry="bench.methods.dsph.method:DSPH",
-    version="1",
+    version="2",  # 2: the threshold from the reference's code table (COCO 32 bits: 0.125)
     supervision="supervised",
     inputs=("images", "captions", "labels"),
     multi_bit=False,  # one model per code length, as the reference scripts
@@ -32,7 +32,8 @@ SPEC = MethodSpec(
     reference={
         "paper": "Huo, Qin, Dai, Wang, Zhang, Huang, Wang. Deep Semantic-Aware Proxy Hashing "
                  "for Multi-Label Cross-Modal Retrieval. IEEE TCSVT 34(1), 2024",
-        "code": "QinLab-WFU/DSPH (re-implemented from /work/shared/docs/baselines.md §5)",
+        "code": "QinLab-WFU/DSPH@078b1a1 (train/hash_train.py, utils/utils.py, utils/get_args.py, "
+                "utils/codetable.xlsx, model/hash_model.py)",
     },
     description=(
         "DSPH: CLIP image and text encoders fine-tuned end to end, a tanh(dropout(linear)) hash "

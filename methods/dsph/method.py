@@ -1,5 +1,5 @@
-"""DSPH: network, proxy loss, code-table threshold. See methods/dsph/README.md for every option
-and deviation."""
+"""DSPH: network, proxy loss, code-table threshold (QinLab-WFU/DSPH@078b1a1, utils/utils.py:11-70,
+utils/get_args.py:49-50). See methods/dsph/README.md for every option and deviation."""
 
 from __future__ import annotations
 
@@ -34,19 +34,36 @@ def griesmer_distance(length: int, dimension: int) -> int:
     return d
 
 
+#: Minimum distances d of the reference's ``utils/codetable.xlsx`` (QinLab-WFU/DSPH@078b1a1,
+#: read by ``utils/get_args.py:49-50``; the cell is the cosine 1 - 2d/length) for the usual code
+#: lengths and 1..10 message bits (up to 1,024 classes). Facts transcribed from the spreadsheet.
+CODE_TABLE: dict[int, tuple[int, ...]] = {
+    8: (8, 5, 4, 4, 2, 2, 2, 1),
+    12: (12, 8, 6, 6, 4, 4, 4, 3, 2, 2),
+    16: (16, 10, 8, 8, 8, 6, 6, 5, 4, 4),
+    24: (24, 16, 13, 12, 12, 10, 10, 8, 8, 8),
+    32: (32, 21, 18, 16, 16, 16, 14, 13, 12, 12),
+    48: (48, 32, 27, 24, 24, 24, 22, 22, 20, 20),
+    64: (64, 42, 36, 33, 32, 32, 32, 29, 28, 28),
+    96: (96, 64, 54, 50, 48, 48, 48, 46, 44, 44),
+    128: (128, 85, 72, 68, 64, 64, 64, 64, 60, 60),
+    256: (256, 170, 146, 136, 131, 128, 128, 128, 128, 124),
+}
+
+
 def code_table_threshold(bits: int, n_classes: int) -> float:
     """The negative-pair cosine threshold for ``bits``-bit codes and ``n_classes`` classes.
 
-    The reference reads it from a spreadsheet (``codetable.xlsx``, row = bits, column =
-    ceil(log2 #classes)) that is not in the specification. Reconstruction: the cosine
-    1 - 2d/bits between two codewords of a binary linear code of length ``bits`` with
-    2^ceil(log2 #classes) codewords at minimum distance d, d from the Griesmer bound. For
-    5 message bits (17-32 classes: MIRFLICKR-25K, NUS-WIDE, the default data) and 16/32/64
-    bits the bound is met by Reed-Muller codes ([16,5,8], [32,5,16], [64,5,32]), so the
-    threshold is 0 there.
+    The reference reads it from a spreadsheet (``codetable.xlsx``, row = bits, column
+    m = ceil(log2 #classes)): the cosine 1 - 2d/bits between two codewords of the best known
+    binary linear [bits, m] code, minimum distance d. :data:`CODE_TABLE` holds its d for the
+    usual lengths; for any other length d falls back to the Griesmer bound (equal to the table
+    wherever the bound is attained, e.g. 5 message bits at 16/32/64 bits: threshold 0).
     """
     m = max(1, math.ceil(math.log2(max(2, n_classes))))
-    return 1.0 - 2.0 * griesmer_distance(bits, m) / bits
+    row = CODE_TABLE.get(bits, ())
+    d = row[m - 1] if m <= len(row) else griesmer_distance(bits, m)
+    return 1.0 - 2.0 * d / bits
 
 
 class HashLayer(nn.Module):

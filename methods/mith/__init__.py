@@ -1,5 +1,6 @@
 """MITH (ACM MM 2023): multi-granularity interactive transformer hashing, CLIP fine-tuned end
-to end with a global concept branch and a local token branch (baselines.md §5)."""
+to end with a global concept branch and a local token branch (Zhang et al., ACM MM 2023; code
+DarrenZZhang/MM23-MITH@4583a7c)."""
 
 from bench.plugins import MethodSpec
 from bench.training.defaults import clip_method_defaults, param_types_for
@@ -34,8 +35,8 @@ SPEC = MethodSpec(
     reference={
         "paper": "Zhang, Wu, Xu, Ren, Tian, Li. Multi-Granularity Interactive Transformer "
                  "Hashing for Cross-modal Retrieval. ACM MM 2023",
-        "code": "DarrenZZhang/MM23-MITH (re-implemented from /work/shared/docs/baselines.md "
-                "§5)",
+        "code": "DarrenZZhang/MM23-MITH@4583a7c (train_asym.py, hash_model.py, utils/get_args.py, "
+                "run_MITH.sh)",
     },
     description=(
         "MITH: CLIP fine-tuned end to end. Global concept learning (shared ResMLPs + a "

@@ -1,5 +1,6 @@
 """MITH: global concept learning, localized token aggregation, local concept transforming and
-the five loss terms. See methods/mith/README.md for every option and deviation."""
+the loss terms (DarrenZZhang/MM23-MITH@4583a7c, hash_model.py, train_asym.py:156-311). See
+methods/mith/README.md for every option and deviation."""
 
 from __future__ import annotations
 

@@ -42,13 +42,14 @@ _SEARCH = {
 _REFERENCE = {
     "paper": "Zou, Cheng, Chen. PromptHash: Affinity-Prompted Collaborative Cross-Modal "
              "Learning for Adaptive Hashing Retrieval. CVPR 2025 (arXiv 2503.16064)",
-    "code": "CCRG-XJU/PromptHash @ 6bfbe3f (re-implemented from /work/shared/docs/prompthash.md)",
+    "code": "CCRG-XJU/PromptHash@6bfbe3f (train_asym.py, hash_model.py, model/open_clip/, "
+            "optimization.py, load_data.py, utils/get_args.py, PromptHash_*.sh)",
 }
 
 SPEC = MethodSpec(
     name="prompthash",
     entry="bench.methods.prompthash.method:PromptHash",
-    version="2",  # 2: fusion=batch encodes in batches of the training size
+    version="3",  # 2: fusion=batch encodes in batches of the training size; 3: likelihood clamp
     supervision="supervised",
     inputs=("images", "captions", "labels"),
     multi_bit=True,
@@ -73,7 +74,7 @@ SPEC = MethodSpec(
 SPEC_CLEAN = MethodSpec(
     name="prompthash-clean",
     entry="bench.methods.prompthash.method:PromptHashClean",
-    version="1",
+    version="2",  # 2: the likelihood clamps a·bᵀ before halving, as the reference
     supervision="supervised",
     inputs=("images", "captions", "labels"),
     multi_bit=True,

@@ -2,11 +2,11 @@
 
 :class:`PromptCLIP` holds an unmodified open_clip ``CLIP`` plus the reference's
 ``prompt_transformer`` and implements the reference's two-output ``encode_text(text,
-text_prompt)`` (prompthash.md §1.4): the full causal text transformer over the caption, then a
-two-block unmasked transformer over ``[caption tokens; prompt tokens]``, ``ln_final``, the
-position-wise product of caption and prompt tokens through ``text_projection`` read at the
-caption's end-of-text position (``txt_eos``), and the prompt tokens at the same position
-(``prompt_eos``, not projected).
+text_prompt)`` (CCRG-XJU/PromptHash@6bfbe3f, model/open_clip/): the full causal text
+transformer over the caption, then a two-block unmasked transformer over ``[caption tokens;
+prompt tokens]``, ``ln_final``, the position-wise product of caption and prompt tokens through
+``text_projection`` read at the caption's end-of-text position (``txt_eos``), and the prompt
+tokens at the same position (``prompt_eos``, not projected).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""FusionTransMamba: the image/text fusion block of PromptHash (prompthash.md §1.5-1.6).
+"""FusionTransMamba: the image/text fusion block of PromptHash (CCRG-XJU/PromptHash@6bfbe3f,
+hash_model.py).
 
 Two modes:
 

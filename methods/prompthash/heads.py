@@ -1,5 +1,6 @@
-"""The hashing model after the CLIP encoders (prompthash.md §1.7): fusion applied twice with
-shared weights, residual MLPs, tanh hash encoders and decoders to the auxiliary code."""
+"""The hashing model after the CLIP encoders (CCRG-XJU/PromptHash@6bfbe3f, hash_model.py):
+fusion applied twice with shared weights, residual MLPs, tanh hash encoders and decoders to the
+auxiliary code."""
 
 from __future__ import annotations
 

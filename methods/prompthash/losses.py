@@ -1,4 +1,5 @@
-"""PromptHash's loss terms (prompthash.md §2) and the asymmetric code buffers."""
+"""PromptHash's loss terms and the asymmetric code buffers (CCRG-XJU/PromptHash@6bfbe3f,
+``train_asym.py``: ``TrainerAsym.compute_loss`` and the loss methods it calls)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ def reference_weights(dataset: str) -> dict[str, float]:
 
 
 def bayes_loss(buffer: torch.Tensor, h: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:
-    """DPSH-style NLL against the whole buffer: Φ = ½·A·hᵀ clamped to ±64;
-    mean of softplus(Φ) − S⊙Φ over the (N_train, B) entries."""
-    return pairwise_nll(buffer, h, sim, clamp=64.0, clamp_scaled=True)
+    """DPSH-style NLL against the whole buffer: Φ = ½·clamp(A·hᵀ, ±64) (the reference's
+    ``0.5 * torch.matmul(a, b.t()).clamp(min=-64, max=64)``: the clamp binds to the product,
+    so |Φ| ≤ 32); mean of softplus(Φ) − S⊙Φ over the (N_train, B) entries."""
+    return pairwise_nll(buffer, h, sim, clamp=64.0, clamp_scaled=False)
 
 
 def quantization_loss(h: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -11,8 +11,8 @@ Only the selective scan differs:
 
 ``backend="auto"`` picks ``"cuda"`` for CUDA inputs when ``mamba_ssm`` imports, else ``"torch"``.
 
-Formulas (prompthash.md §7): Δ = softplus(dt_proj(dt)); h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t;
-y_t = C_t h_t + D u_t; y ← y · SiLU(z).
+Formulas (Gu, Dao. Mamba, arXiv 2312.00752): Δ = softplus(dt_proj(dt));
+h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t; y_t = C_t h_t + D u_t; y ← y · SiLU(z).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The text affinity prompt: per-sample sentences built from label names (prompthash.md §1.3).
+"""The text affinity prompt: per-sample sentences built from label names (a reconstruction: the
+reference, CCRG-XJU/PromptHash@6bfbe3f, loads them precomputed).
 
 The reference loads a precomputed ``prompt_caption`` tensor (one L×W array per sample) whose
 construction is not published. This module builds the most likely construction:
