@@ -53,8 +53,9 @@ def pairwise_nll(a: torch.Tensor, b: torch.Tensor, sim: torch.Tensor,
     """DPSH/DCMH negative log-likelihood of the pair similarities ``sim`` (rows of ``a`` ×
     rows of ``b``): with Θ = ½·a·bᵀ, softplus(Θ) − S⊙Θ, averaged (``mean``) or summed.
 
-    ``clamp``: Θ limited to ±clamp (PromptHash, ``clamp_scaled``) or a·bᵀ limited to ±clamp
-    before halving (MITH, ``clamp_scaled=False``); None: no clamp (DCMH)."""
+    ``clamp``: a·bᵀ limited to ±clamp before halving (``clamp_scaled=False``: PromptHash and
+    MITH, as their references) or Θ itself limited to ±clamp (``clamp_scaled=True``); None: no
+    clamp (DCMH)."""
     prod = a @ b.t()
     if clamp is None:
         theta = 0.5 * prod
