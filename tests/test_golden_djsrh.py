@@ -15,7 +15,7 @@ from bench import registry
 from bench.deep.reconstruction import Batch
 
 TOL = 1e-5
-#: settings.py:33-35 and 57-58 (MIRFlickr): BETA, LAMBDA1, LAMBDA2, MU, ETA.
+#: settings.py:33-35 and 58-59 (MIRFlickr): BETA, LAMBDA1, LAMBDA2, MU, ETA.
 CONFIG = {"beta": 0.9, "lambda1": 0.1, "lambda2": 0.1, "mu": 1.5, "eta": 0.4}
 
 
