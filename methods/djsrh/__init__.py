@@ -6,21 +6,22 @@ from bench.plugins import MethodSpec
 SPEC = MethodSpec(
     name="djsrh",
     entry="bench.methods.djsrh.method:DJSRH",
-    version="1",
+    version="2",
     supervision="unsupervised",
     inputs=("image_features", "text_features"),
     multi_bit=False,
     defaults={
-        # reference MIRFLICKR setting (baselines.md §3.1; zzs1994/DJSRH settings)
+        # reference MIRFLICKR setting (zzs1994/DJSRH@6041c2df8107, settings.py and train.py)
         "epochs": 80, "batch_size": 32, "optimizer": "sgd", "lr_image": 0.001, "lr_text": 0.01,
         "momentum": 0.9, "weight_decay": 5e-4, "beta": 0.9, "eta": 0.4, "mu": 1.5,
         "lambda1": 0.1, "lambda2": 0.1, "drop_last": True, "code_scale": "sqrt_epoch",
-        # frozen features: the trainable AlexNet fc6-fc7 becomes a d -> 4096 layer (see README)
-        "hidden": 4096, "image_net": "mlp",
+        # frozen features: the fine-tuned AlexNet becomes a d -> 4096 layer (see README), with
+        # the reference classifier's Dropout(0.5) in front of it in training (0 = none)
+        "hidden": 4096, "image_net": "mlp", "image_dropout": 0.5,
         "selection": "final", "val_every": 10, "report_every": 10,
     },
     param_types={**LOOP_TYPES, "beta": "float[0,1]", "eta": "float[0,1]", "mu": "float(0,]",
-                 "lambda1": "float[0,]", "lambda2": "float[0,]"},
+                 "lambda1": "float[0,]", "lambda2": "float[0,]", "image_dropout": "float[0,1)"},
     search_space={
         "beta": {"type": "uniform", "low": 0.0, "high": 1.0},
         "eta": {"type": "uniform", "low": 0.0, "high": 1.0},
@@ -33,7 +34,8 @@ SPEC = MethodSpec(
     reference={
         "paper": "Su, Zhong, Zhang: Deep Joint-Semantics Reconstructing Hashing for Large-Scale "
                  "Unsupervised Cross-Modal Retrieval, ICCV 2019",
-        "code": "zzs1994/DJSRH (re-implemented from baselines.md §3; no code copied)",
+        "code": "zzs1994/DJSRH@6041c2df8107 (train.py, models.py, settings.py; re-implemented, "
+                "no code copied)",
         "protocol": "MIR/NUS-TC10: 5,000 training pairs, mAP@50",
     },
     description=(

@@ -6,20 +6,23 @@ from bench.plugins import MethodSpec
 SPEC = MethodSpec(
     name="jdsh",
     entry="bench.methods.jdsh.method:JDSH",
-    version="1",
+    version="2",
     supervision="unsupervised",
     inputs=("image_features", "text_features"),
     multi_bit=False,
     defaults={
-        # reference MIRFLICKR setting (baselines.md §3.1; KaiserLew/JDSH config)
+        # reference MIRFLICKR setting (KaiserLew/JDSH@caa8224e2f2e, config/JDSH_MIRFlickr.json
+        # and JDSH.py): 300 epochs, batch 32 (drop_last), SGD per network, codes tanh(sqrt(t+1)·hid)
         "epochs": 300, "batch_size": 32, "optimizer": "sgd", "lr_image": 0.01, "lr_text": 0.01,
         "momentum": 0.9, "weight_decay": 5e-4, "alpha": 0.5, "beta": 0.1, "lamb": 0.4,
-        "mu": 1.47, "intra": 0.1, "l1": 0.1, "l2": 0.2, "left_scales": 2.0,
+        "mu": 1.4, "intra": 0.1, "l1": 0.1, "l2": 0.2, "left_scales": 2.0,
         "right_scales": 4.0, "drop_last": True, "code_scale": "sqrt_epoch",
         # DSDW thresholds: "fit" = fitted on this training set's batch affinities (the
         # reference's constants were fitted offline on MIRFLICKR); "mir" = those constants
         "thresholds": "fit", "fit_batches": 64,
-        "hidden": 4096, "image_net": "mlp",
+        # image: only the hash layer Linear(d, L) on frozen features (models.py: the AlexNet
+        # runs under no_grad); text: d -> 4096 -> L ("hidden" is the text net's width)
+        "hidden": 4096, "image_net": "linear",
         "selection": "final", "val_every": 10, "report_every": 10,
     },
     param_types={**LOOP_TYPES, "alpha": "float[0,]", "beta": "float[0,]", "lamb": "float[0,]",
@@ -40,7 +43,8 @@ SPEC = MethodSpec(
     reference={
         "paper": "Liu, Liu, Li, Sun, Ji, Zhang: Joint-modal Distribution-based Similarity "
                  "Hashing for Large-scale Unsupervised Deep Cross-modal Retrieval, SIGIR 2020",
-        "code": "KaiserLew/JDSH (re-implemented from baselines.md §3; no code copied)",
+        "code": "KaiserLew/JDSH@caa8224e2f2e (JDSH.py, models.py, config/JDSH_MIRFlickr.json, "
+                "main.py, args.py; re-implemented, no code copied)",
         "protocol": "DJSRH protocol (5,000 training pairs, mAP@50)",
     },
     description=(

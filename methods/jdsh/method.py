@@ -1,18 +1,23 @@
-"""JDSH (SIGIR 2020) on frozen features (baselines.md §3.1).
+"""JDSH (SIGIR 2020) on frozen features (reference KaiserLew/JDSH@caa8224e2f2e: JDSH.py,
+models.py, config/JDSH_MIRFlickr.json).
 
 The joint-modal similarity S_J = α·S_I + β·S_T + λ·(S_high + S_highᵀ)/2 with S_m = 2cos − 1 of
 the batch's features and S_high = norm(S_I)·norm(S_T)ᵀ (row-normalised, a second-order
-cross-modal agreement). Distribution-based similarity decision and weighting (DSDW): with a left
-threshold loc_l − a·scale_l and a right threshold loc_r + b·scale_r, entries below the left one
-become (1 + l1·e^{−(s − min)})·s and entries above the right one (1 + l2·e^{s − max})·s; the
-result is scaled by μ. Loss: intra·(MSE(B_I B_Iᵀ, S) + MSE(B_T B_Tᵀ, S)) + MSE(B_I B_Tᵀ, S) +
+cross-modal agreement; JDSH.py:118-129). Distribution-based similarity decision and weighting
+(DSDW, JDSH.py:135-141): with a left threshold loc_l − a·scale_l and a right threshold
+loc_r + b·scale_r, entries below the left one become (1 + l1·e^{−(s − min)})·s, then entries
+above the right one (of the matrix so updated) (1 + l2·e^{s − max})·s; the result is scaled by
+μ. Loss (JDSH.py:147-163): intra·(MSE(B_I B_Iᵀ, S) + MSE(B_T B_Tᵀ, S)) + MSE(B_I B_Tᵀ, S) +
 MSE(B_T B_Iᵀ, S) − mean_i ⟨b_I,i, b_T,i⟩ on unit-norm codes.
 
+Networks as the reference (models.py:8-47): the image side trains only the hash layer
+Linear(d, L) on the frozen features (``image_net=linear``; the reference's AlexNet runs under
+no_grad), the text side is d → 4096 → L.
+
 **Reconstruction**: the reference's loc / scale / min / max are constants fitted offline to the
-MIRFLICKR (VGG + BoW) affinity distribution and do not transfer to other features; the default
-``thresholds="fit"`` refits them on this training set (see README), ``"mir"`` uses the
-reference's MIRFLICKR constants. Other deviations as DJSRH (image MLP from scratch, single batch
-when the pairs are fewer than one batch).
+MIRFLICKR (AlexNet + BoW) affinity distribution and do not transfer to other features; the
+default ``thresholds="fit"`` refits them on this training set (see README), ``"mir"`` uses the
+reference's MIRFLICKR constants.
 """
 
 from __future__ import annotations
@@ -52,13 +57,15 @@ def fit_distribution(values: torch.Tensor) -> tuple[float, float, float, float, 
 
 def dsdw(s: torch.Tensor, constants: tuple[float, ...], left_scales: float, right_scales: float,
          l1: float, l2: float) -> torch.Tensor:
-    """Distribution-based similarity decision and weighting: amplify the tails exponentially."""
+    """Distribution-based similarity decision and weighting: amplify the tails exponentially,
+    the left tail first, then the right tail of the result (JDSH.py:135-141)."""
     loc_l, scale_l, loc_r, scale_r, lo, hi = constants
     left, right = loc_l - left_scales * scale_l, loc_r + right_scales * scale_r
     out = s.clone()
-    low, high = s < left, s > right
-    out[low] = (1 + l1 * torch.exp(-(s[low] - lo))) * s[low]
-    out[high] = (1 + l2 * torch.exp(s[high] - hi)) * s[high]
+    low = out < left
+    out[low] = (1 + l1 * torch.exp(-(out[low] - lo))) * out[low]
+    high = out > right  # after the left tail, as the reference's in-place updates
+    out[high] = (1 + l2 * torch.exp(out[high] - hi)) * out[high]
     return out
 
 

@@ -6,7 +6,7 @@ from bench.plugins import MethodSpec
 SPEC = MethodSpec(
     name="ucch",
     entry="bench.methods.ucch.method:UCCH",
-    version="1",
+    version="2",
     supervision="unsupervised",
     inputs=("image_features", "text_features"),
     multi_bit=False,
@@ -18,6 +18,9 @@ SPEC = MethodSpec(
         "epochs": 20, "batch_size": 256, "lr": 1e-4, "weight_decay": 1e-6, "alpha": 0.7,
         "margin": 0.2, "shift": 0.1, "negatives": 4096, "temperature": 0.9,
         "memory_momentum": 0.4, "warmup_epochs": 1, "clip_grad": 1.0,
+        # memory bank start: "reference" = normalise(sign(randn - 0.5)) as NCEAverage.py
+        # (about 31 % of the bits +1); "balanced" = normalise(sign(randn))
+        "memory_init": "reference",
         "image_layers": 3, "text_layers": 2, "lr_milestones": [30, 60, 90, 120],
         "drop_last": True,
         # hidden width: 8192 in the reference (for 4096-d VGG features); see the README
@@ -29,7 +32,8 @@ SPEC = MethodSpec(
                  "margin": "float[0,]", "shift": "float[0,]", "negatives": "int[1,]",
                  "temperature": "float(0,]", "memory_momentum": "float[0,1)",
                  "warmup_epochs": "int[0,]", "clip_grad": "float[0,]", "image_layers": "int[1,]",
-                 "text_layers": "int[1,]", "drop_last": "bool", "hidden": "int[1,]"},
+                 "text_layers": "int[1,]", "drop_last": "bool", "hidden": "int[1,]",
+                 "memory_init": "'reference'|'balanced'"},
     search_space={
         "alpha": {"type": "uniform", "low": 0.0, "high": 1.0},
         "margin": {"type": "uniform", "low": 0.0, "high": 0.5},
@@ -43,7 +47,9 @@ SPEC = MethodSpec(
     reference={
         "paper": "Hu, Zhu, Lin, Peng: Unsupervised Contrastive Cross-modal Hashing, "
                  "IEEE TPAMI 2023",
-        "code": "penghu-cs/UCCH (re-implemented from baselines.md §3; no code copied)",
+        "code": "penghu-cs/UCCH@0c20e62b9987 (UCCH.py, NCE/NCEAverage.py, NCE/NCECriterion.py, "
+                "src/utils.py, nets/ImageNet.py, nets/TextNet.py, utils/config.py, README.md; "
+                "re-implemented, no code copied)",
         "protocol": "MIR 2,000 queries, trains on the whole retrieval set; mAP@ALL",
     },
     description=(

@@ -1,14 +1,18 @@
-"""UCCH (TPAMI 2023) on frozen features (baselines.md §3.1).
+"""UCCH (TPAMI 2023) on frozen features (reference penghu-cs/UCCH@0c20e62b9987: UCCH.py,
+NCE/NCEAverage.py, NCE/NCECriterion.py, src/utils.py, nets/ImageNet.py, nets/TextNet.py,
+utils/config.py).
 
 * Hash networks: image d → h → h → L, text d → h → L (Linear layers with ReLU between; the
   reference's 3 / 2 "hidden layers" count Linear layers), tanh, then ℓ2 normalisation.
 * Contrastive hashing against a **momentum memory bank of binary codes**
-  (:class:`MomentumCodeBank`): one row per training pair, initialised to random ±1/√L; for pair
-  i the scores are sign(m_j)ᵀh / (T·√L) for j = i (the positive) and K indices drawn uniformly
-  from the bank (with replacement), and L_c is the softmax cross-entropy of the positive, for
-  h = h^x and for h = h^y. After each step m_i ← normalise(ρ·m_i + (1 − ρ)·normalise((h^x_i +
-  h^y_i)/2)). During the warm-up epoch ρ = 0 and the candidates are the batch's own
-  (h^x + h^y)/2 (the pair itself first, the rest of the batch as negatives).
+  (:class:`MomentumCodeBank`): one row per training pair, initialised to normalise(sign(z − ½))
+  for z ~ N(0, 1), so about 31 % of the bits are +1 (``memory_init=reference``, as
+  NCEAverage.py:18-20; ``balanced`` = sign(z)); for pair i the scores are sign(m_j)ᵀh / (T·√L)
+  for j = i (the positive) and K indices drawn uniformly from the bank (with replacement), and
+  L_c is the softmax cross-entropy of the positive, for h = h^x and for h = h^y. After each
+  step m_i ← normalise(ρ·m_i + (1 − ρ)·normalise((h^x_i + h^y_i)/2)). During the warm-up
+  epoch ρ = 0 and the candidates are the batch's own (h^x + h^y)/2 (the pair itself first, the
+  rest of the batch as negatives).
 * **Cross-modal ranking loss** (:func:`cross_modal_ranking_loss`): for the score matrix
   s_ij = h^x_iᵀ h^y_j, entries below the positive minus the margin are shifted down by ``shift``
   (they are outside the margin); the loss is the log-sum-exp relaxation
@@ -37,6 +41,11 @@ from bench.methods.ucch import SPEC
 from bench.plugins import FitContext
 
 
+def binary(t: torch.Tensor) -> torch.Tensor:
+    """±1 of ``t``'s dtype, sign(0) = +1."""
+    return torch.where(t >= 0, 1.0, -1.0).to(t.dtype)
+
+
 class HashNet(nn.Module):
     """An MLP with ``layers`` Linear layers, then tanh and ℓ2 normalisation."""
 
@@ -52,16 +61,18 @@ class MomentumCodeBank:
     """UCCH's memory bank: one unit-norm row per training pair, read through sign()."""
 
     def __init__(self, n: int, bits: int, generator: torch.Generator,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", init: str = "reference"):
         rows = torch.randn(n, bits, generator=generator).to(device)
-        self.memory = F.normalize(torch.where(rows >= 0, 1.0, -1.0), dim=1)
+        if init == "reference":  # sign(randn·2σ − σ) = sign(randn − 1/2): biased towards −1
+            rows = rows - 0.5
+        self.memory = F.normalize(binary(rows), dim=1)
         self.bits = bits
 
     def candidates(self, idx: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
         """(m, k+1, L) binary candidates: the pair's own row first, then k uniform draws."""
         draws = torch.randint(0, len(self.memory), (len(idx), k), generator=generator)
         rows = torch.cat([idx[:, None], draws.to(idx.device)], dim=1)
-        return torch.where(self.memory[rows] >= 0, 1.0, -1.0)
+        return binary(self.memory[rows])
 
     @torch.no_grad()
     def update(self, idx: torch.Tensor, hx: torch.Tensor, hy: torch.Tensor,
@@ -74,7 +85,7 @@ class MomentumCodeBank:
 
 def batch_candidates(hx: torch.Tensor, hy: torch.Tensor) -> torch.Tensor:
     """Warm-up candidates (m, m, L): sign of the batch's (h^x + h^y)/2, own pair first."""
-    mean = torch.where((hx + hy) / 2 >= 0, 1.0, -1.0)
+    mean = binary((hx + hy) / 2)
     m = len(mean)
     order = torch.stack([torch.cat([torch.tensor([i]), torch.arange(m)[torch.arange(m) != i]])
                          for i in range(m)]).to(mean.device)
@@ -116,6 +127,7 @@ class UCCH(DeepHashing):
             raise ValueError("ucch: alpha must lie in [0, 1] and memory_momentum in [0, 1)")
         if int(p["image_layers"]) < 1 or int(p["text_layers"]) < 1:
             raise ValueError("ucch: image_layers and text_layers must be >= 1")
+        self.option("memory_init", ("reference", "balanced"))
 
     def train_model(self, x: torch.Tensor, y: torch.Tensor, bits: int, gen: torch.Generator,
                     ctx: FitContext, report: bool) -> None:
@@ -128,7 +140,7 @@ class UCCH(DeepHashing):
         opt = torch.optim.Adam(params, lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, [int(v) for v in p["lr_milestones"]],
                                                      gamma=0.1)
-        bank = MomentumCodeBank(n, bits, gen, dev)
+        bank = MomentumCodeBank(n, bits, gen, dev, str(p["memory_init"]))
         self.banks = getattr(self, "banks", {})
         self.banks[bits] = bank
         epochs, k = int(p["epochs"]), int(p["negatives"])
