@@ -14,10 +14,10 @@ SPEC = MethodSpec(
     param_types={"reg": "float[0,]", "lift": "'gaussian'|'null_space'|'error'"},
     resources={"cpu": 1, "gpu": 0},
     reference={
-        "paper": "Gong & Lazebnik, Iterative quantization, TPAMI 2013 (the CCA baseline, "
-                 "step 3 of baselines.md §4); Hotelling 1936",
-        "code": "none (numpy re-implementation from the formulas; CCA shared with cca-itq in "
-                "bench.shallow.cca)",
+        "paper": "Gong, Lazebnik, Gordo & Perronnin, Iterative quantization, TPAMI 2013 (the "
+                 "CCA baseline); Hotelling 1936",
+        "code": "none for this baseline (numpy implementation of regularised CCA, shared with "
+                "cca-itq in bench.shallow.cca)",
     },
     description=(
         "Regularised CCA (covariances + reg * trace * I, centred on the training mean); "

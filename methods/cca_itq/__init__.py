@@ -18,7 +18,9 @@ SPEC = MethodSpec(
     resources={"cpu": 1, "gpu": 0},
     reference={
         "paper": "Gong et al., Iterative quantization, TPAMI 2013 (CCA-ITQ, section 5)",
-        "code": "none (numpy re-implementation from the paper)",
+        "code": "ITQ step: Gong's ITQ.m as copied in willard-yuan/hashing-baseline-for-"
+                "image-retrieval@691805128950 (ITQ.m:18-31); CCA step: numpy implementation "
+                "from the paper (no public CCA-ITQ code)",
     },
     description=(
         "Regularised CCA (C + reg * trace(C) * I); the top `bits` canonical directions scaled "

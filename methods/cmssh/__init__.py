@@ -20,7 +20,9 @@ SPEC = MethodSpec(
     reference={
         "paper": "Bronstein, Bronstein, Michel & Paragios, Data fusion through cross-modality "
                  "metric learning using similarity-sensitive hashing, CVPR 2010",
-        "code": "none public; numpy re-implementation from the formulas (baselines.md §4)",
+        "code": "none public (no implementation in BMC-SDNU/Cross-Modal-Hashing-Retrieval"
+                "@0196e313aad0 nor elsewhere on GitHub as far as searched); numpy "
+                "implementation from the paper's boosting algorithm",
     },
     description=(
         "Boosting over labelled cross-modal pairs (image of item i, text of item j; s = +1 if "

@@ -7,10 +7,12 @@ cross-covariance ``Σ w_k s_k x_k y_kᵀ``; the thresholds come from a search ov
 quantiles; the pair weights are boosted with ``α = ½ log((1 + r)/(1 − r))``. Bits are
 sequential, so the first 16 of 64 bits are the 16-bit code (``multi_bit``).
 
-Reconstructed choices (no public code): training pairs are drawn with a seeded generator from
-all (image i, text j) combinations of the training items, ``positive_fraction`` of them
-similar; the threshold search is a joint grid over ``thresholds`` quantiles (5 %–95 %) of the
-training items' projections. Features are centred on the training mean.
+Reconstructed choices (no public code: the BMC-SDNU/Cross-Modal-Hashing-Retrieval collection,
+@0196e313aad0, has none, and no other public implementation was found): training pairs are
+drawn with a seeded generator from all (image i, text j) combinations of the training items,
+``positive_fraction`` of them similar; the threshold search is a joint grid over
+``thresholds`` quantiles (5 %–95 %) of the training items' projections. Features are centred
+on the training mean.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ SPEC = MethodSpec(
     reference={
         "paper": "Kumar & Udupa, Learning hash functions for cross-view similarity search, "
                  "IJCAI 2011",
-        "code": "BMC-SDNU/Cross-Modal-Hashing-Retrieval CVH (defaults); numpy "
-                "re-implementation from the formulas",
+        "code": "BMC-SDNU/Cross-Modal-Hashing-Retrieval@0196e313aad0: CVH/code/CVH_learn.m, "
+                "CVHtrainCCA.m, demo_CVH.m (defaults, formulas; numpy re-implementation)",
     },
     description=(
         "CVH with only pair information (W = I): the relaxed problem (uncorrelated, "

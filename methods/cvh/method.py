@@ -3,16 +3,20 @@
 With the within-view similarity W = I, CVH's objective (Hamming distance between the codes of
 a pair across the two views, with uncorrelated unit-variance relaxed bits) reduces to the
 generalised eigenproblem ``C_xy C_yy⁻¹ C_yx a = λ C_xx a`` on the image side, with the text
-projections ``C_yy⁻¹ C_yx a / sqrt(λ)``: a CCA-type solution (baselines.md §4), which is what
-the BMC-SDNU reference solves. Differences from ``cca``: unnormalised covariances with an
-absolute ridge (1e-4, the reference default) and the eigenvalue formulation.
+projections ``C_yy⁻¹ C_yx a / sqrt(λ)``: a CCA-type solution, which is what the BMC-SDNU
+reference solves (BMC-SDNU/Cross-Modal-Hashing-Retrieval@0196e313aad0, CVH/code/CVH_learn.m:4-7,
+CVHtrainCCA.m:30-44). Differences from ``cca``: unnormalised covariances with an absolute
+ridge (1e-4, demo_CVH.m:51) and the eigenvalue formulation.
 
 Named options for the reference's behaviour: ``cyy="toolbox"`` uses ``C_yy`` instead of its
-inverse in the eigenproblem (as BMC-SDNU's CVHtrainCCA does); ``center=False`` skips the
-training-mean centring (the reference's CVH demo does not centre).
+inverse in the eigenproblem (CVHtrainCCA.m:30 multiplies by ``Cyy`` where the paper's
+derivation, and the same file's text projection on line 44, use ``inv(Cyy)``; the default keeps
+the paper's form, the toolbox's is an option); ``center=False`` skips the training-mean
+centring (demo_CVH.m does not centre).
 Deviation: beyond min(dx, dy) bits the eigenvalues are 0 and the eigenspace is degenerate (any
 basis is a solution; the reference takes whatever ``eigs`` returns and prints "Retrieved
-eigenvectors wrong!"), so the solutions are lifted by a seeded Gaussian map like ``cca``.
+eigenvectors wrong!", CVHtrainCCA.m:33-39), so the solutions are lifted by a seeded Gaussian
+map like ``cca`` (``lift=null_space`` takes zero-eigenvalue directions, as the reference).
 """
 
 from __future__ import annotations

@@ -24,8 +24,9 @@ SPEC = MethodSpec(
     reference={
         "paper": "Song, Yang, Yang, Huang & Shen, Inter-media hashing for large-scale "
                  "retrieval from heterogeneous data sources, SIGMOD 2013",
-        "code": "BMC-SDNU/Cross-Modal-Hashing-Retrieval IMH (defaults); numpy "
-                "re-implementation from the formulas",
+        "code": "BMC-SDNU/Cross-Modal-Hashing-Retrieval@0196e313aad0: IMH/code/IMH_learn.m, "
+                "Laplacian_GK.m, IMH_compress.m, demo_IMH.m (defaults, formulas; numpy "
+                "re-implementation)",
     },
     description=(
         "Codes Y (n x bits, YᵀY = I) = smallest eigenvectors of A_1 + A_2 + lam (L_1 + L_2), "
@@ -34,7 +35,7 @@ SPEC = MethodSpec(
         "or heat kernel exp(-d²/sigma²)); paired codes equal (the reference's 1e10 "
         "consistency weight, taken to its limit). Hash functions W_m = (X_mᵀX_m + beta I)^-1 "
         "X_mᵀ Y, binarised at the training median (threshold=batch_median: the median of the "
-        "batch being encoded, as the reference). O(n²) memory and O(n³) time: trains on a "
-        "seeded subset of max_train pairs (default 5,000)."
+        "batch being encoded, code 1 strictly above it, as the reference). O(n²) memory and "
+        "O(n³) time: trains on a seeded subset of max_train pairs (default 5,000)."
     ),
 )

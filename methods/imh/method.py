@@ -3,14 +3,19 @@
 Objective (codes ``Y_m`` of each modality's training items, hash functions ``W_m``):
 ``Σ_m λ tr(Y_mᵀ L_m Y_m) + Σ_m (||X_m W_m − Y_m||² + β||W_m||²) + θ Σ_i ||y_i¹ − y_i²||²``
 with ``YᵀY = I``. Substituting the ridge solution ``W_m = (X_mᵀX_m + βI)⁻¹X_mᵀY_m`` leaves
-``tr(Y_mᵀ A_m Y_m)``, ``A_m = I − X_m(X_mᵀX_m + βI)⁻¹X_mᵀ``. The reference (BMC-SDNU) enforces
-pair consistency with θ = 1e10; here θ → ∞ exactly (``Y_1 = Y_2 = Y``), so ``Y`` is given by
-the ``bits`` smallest eigenvectors of ``A_1 + A_2 + λ(L_1 + L_2)``.
+``tr(Y_mᵀ A_m Y_m)``, ``A_m = I − X_m(X_mᵀX_m + βI)⁻¹X_mᵀ`` (BMC-SDNU/Cross-Modal-Hashing-
+Retrieval@0196e313aad0, IMH/code/IMH_learn.m:28-31). The reference enforces pair consistency
+with θ = 1e10 (IMH_learn.m:22, 40-41: ``C_2 = (A_2 + λL_2 + θI)⁻¹θ``, ``D = A_1 + C_2ᵀA_2C_2 +
+θ(I − C_2)ᵀ(I − C_2) + λL_1 + λC_2ᵀL_2C_2``); here θ → ∞ exactly (``C_2 = I``, ``Y_1 = Y_2 = Y``),
+so ``Y`` is given by the ``bits`` smallest eigenvectors of ``A_1 + A_2 + λ(L_1 + L_2)``, which
+differs from the reference's D by O(1/θ) = O(1e-10).
 
-Reference behaviours as options: binary k-NN weights with k = 1 (the reference's heat kernel is
-commented out; ``weights="heat"`` restores it), the median threshold of the batch being encoded
-(``threshold="batch_median"``; default: the training median, baselines.md §4) and no centring
-(``center=False``). Deviation: the training set is capped at ``max_train`` pairs (seeded).
+Reference behaviours as options: binary k-NN weights with k = 1 (Laplacian_GK.m:22; the heat
+kernel on line 23 is commented out, ``weights="heat"`` restores it), the median threshold of
+the batch being encoded, code 1 where the projection is strictly above it (IMH_compress.m:8-10,
+``threshold="batch_median"``; default: the training median, so a query's code does not depend
+on the other queries encoded with it), and no centring (``center=False``; demo_IMH.m does not
+centre). Deviation: the training set is capped at ``max_train`` pairs (seeded).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from bench.errors import BenchError
 from bench.methods.imh import SPEC
 from bench.plugins import FitContext, Modality, PairedData
 from bench.shallow.anchors import squared_distances
-from bench.shallow.base import ShallowHashMethod, sign_codes
+from bench.shallow.base import ShallowHashMethod
 from bench.shallow.linalg import smallest_eigh, spd_solve
 
 
@@ -95,5 +100,6 @@ class IMH(ShallowHashMethod):
         out = {}
         for b, p in parts.items():  # the reference thresholds every encoded batch at its median
             v = np.concatenate(p) if p else np.zeros((0, b))
-            out[b] = sign_codes(v - np.median(v, axis=0)) if len(v) else v.astype(np.int8)
+            out[b] = (np.where(v > np.median(v, axis=0), 1, -1).astype(np.int8) if len(v)
+                      else v.astype(np.int8))  # strictly above, as IMH_compress.m:10
         return out

@@ -24,8 +24,9 @@ SPEC = MethodSpec(
     reference={
         "paper": "Zhou, Ding & Guo, Latent semantic sparse hashing for cross-modal similarity "
                  "search, SIGIR 2014",
-        "code": "BMC-SDNU/Cross-Modal-Hashing-Retrieval LSSH (defaults, preprocessing); numpy "
-                "re-implementation from the formulas",
+        "code": "BMC-SDNU/Cross-Modal-Hashing-Retrieval@0196e313aad0: LSSH/code/solveLSSH.m, "
+                "LSSHcoding.m, demo_LSSH.m (defaults, preprocessing, updates, coding; numpy "
+                "re-implementation)",
     },
     description=(
         "Images: centred, PCA to min(bits, dim), rows ℓ2-normalised, sparse codes S over a "

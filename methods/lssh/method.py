@@ -1,23 +1,29 @@
-"""Latent Semantic Sparse Hashing (Zhou et al. 2014), from the paper's formulas.
+"""Latent Semantic Sparse Hashing (Zhou et al. 2014).
 
 Objective (rows are items; ``X`` images after PCA and ℓ2 normalisation, ``T`` texts)::
 
     ||X − S Bᵀ||² + ρ|S|₁ + λ||Y − S Rᵀ||² + μ||T − Y Uᵀ||²,   columns of B, R, U of norm ≤ 1
 
-Alternation as the reference: S from the images alone, then ``outer_iters`` rounds of Y
-(closed form, Cholesky), U, S (joint LASSO on ``[B; √λ R]``), B, R. Preprocessing and coding
-as the reference: training-mean centring, image PCA to ``bits`` dimensions, unit rows, image
-code ``sign(R s(x))`` with ``s(x)`` the LASSO code over B, text code
-``sign((UᵀU + λ/μ I)⁻¹ Uᵀ t)``.
+Alternation, preprocessing and coding as the reference (BMC-SDNU/Cross-Modal-Hashing-Retrieval
+@0196e313aad0, LSSH/code/solveLSSH.m, LSSHcoding.m, demo_LSSH.m): S from the images alone
+(solveLSSH.m:121-126), then ``outer_iters`` rounds (demo_LSSH.m:56) of Y in closed form
+``Y = (UᵀU + λ/μ I)⁻¹(λ/μ R S + Uᵀ T)`` (solveLSSH.m:131, ``latent_update``), U, S by the joint
+LASSO on ``[B; √λ R]`` (line 137), B, R (lines 140-141); training-mean centring, image PCA to
+``bits`` dimensions (lines 52-55), unit rows (lines 66-76); image code ``sign(R s(x))`` with
+``s(x)`` the LASSO code over B (LSSHcoding.m:31), text code ``sign((UᵀU + λ/μ I)⁻¹ Uᵀ t)``
+(LSSHcoding.m:33), unified database code ``sign(latent_update)`` of both views
+(LSSHcoding.m:35, ``unified_codes``).
 
 Deviations (solvers, not the model): the LASSO is solved by FISTA with a fixed step
-(``lasso_iters`` steps from zero, the reference's SLEP LeastR runs 30 accelerated steps from
-zero with ρ as a ratio of each sample's λ_max, as here); B, R and U are solved by projected
-block-coordinate descent (``dict_sweeps`` sweeps; the reference uses the Lagrange dual of the
-same constrained least squares); initial dictionaries are seeded Gaussian with unit columns
-(the reference's are unnormalised). Database items are coded per modality: the reference's
-"unified" database codes from both modalities are not available through the harness's
-per-modality ``encode`` (see methods/README-classic.md).
+(``lasso_iters`` steps from zero; the reference's SLEP LeastR runs 30 accelerated steps from
+zero with ρ as a ratio of each sample's λ_max, solveLSSH.m:97-109, as here); B, R and U are
+solved by projected block-coordinate descent (``dict_sweeps`` sweeps; the reference,
+l2ls_learn_basis_dual.m, uses the Lagrange dual of the same constrained least squares);
+initial dictionaries are seeded Gaussian with unit columns (the reference's, solveLSSH.m:84-86,
+are unnormalised); the recorded objective weights the text term by μ (the reference's printout,
+solveLSSH.m:146, omits μ). Database items are coded per modality: the reference's "unified"
+database codes from both modalities are not available through the harness's per-modality
+``encode`` (see methods/README-classic.md).
 """
 
 from __future__ import annotations
@@ -80,6 +86,12 @@ def unit_ball_least_squares(target: np.ndarray, codes: np.ndarray, basis: np.nda
     return d
 
 
+def latent_update(u: np.ndarray, r: np.ndarray, s: np.ndarray, t: np.ndarray,
+                  lm: float) -> np.ndarray:
+    """Rows of ``Y = (UᵀU + lm I)⁻¹(lm R S + Uᵀ T)`` (lm = λ/μ; rows are items here)."""
+    return spd_solve(u.T @ u, (lm * (s @ r.T) + t @ u).T, lm).T
+
+
 @dataclass
 class LSSHModel:
     """One code length's model: image PCA, dictionary B, alignment R, text basis U."""
@@ -123,7 +135,7 @@ class LSSH(ShallowHashMethod):
         s = lasso(dic_b, x, rho, inner)
         history = []
         for _ in range(int(p["outer_iters"])):
-            y = spd_solve(u.T @ u, ((lam / mu) * (s @ r.T) + t @ u).T, lam / mu).T
+            y = latent_update(u, r, s, t, lam / mu)
             u = unit_ball_least_squares(t, y, u, p["dict_sweeps"])
             stacked = np.vstack([dic_b, np.sqrt(lam) * r])
             s = lasso(stacked, np.hstack([x, np.sqrt(lam) * y]), rho, inner)
@@ -157,7 +169,5 @@ class LSSH(ShallowHashMethod):
         t = unit_rows(features(data, "text") - self.mean["text"])
         out = {}
         for b, model in self.models.items():
-            u = model.u
-            rhs = lm * (self._sparse(data, b) @ model.r.T) + t @ u
-            out[b] = sign_codes(spd_solve(u.T @ u, rhs.T, lm).T)
+            out[b] = sign_codes(latent_update(model.u, model.r, self._sparse(data, b), t, lm))
         return out

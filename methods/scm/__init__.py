@@ -5,8 +5,9 @@ from bench.plugins import MethodSpec
 _REFERENCE = {
     "paper": "Zhang & Li, Large-scale supervised multimodal hashing with semantic correlation "
              "maximization, AAAI 2014",
-    "code": "BMC-SDNU/Cross-Modal-Hashing-Retrieval SCM (defaults); numpy re-implementation "
-            "from the formulas (CCA core shared in bench.shallow.cca)",
+    "code": "BMC-SDNU/Cross-Modal-Hashing-Retrieval@0196e313aad0: SCM/code/trainSCM_orth.m, "
+            "trainSCM_seq.m, trainCCA.m, demo_SCM.m (defaults, formulas; numpy "
+            "re-implementation, CCA core shared in bench.shallow.cca)",
 }
 _COMMON = (
     "Label similarity S = 2 L̂L̂ᵀ - 1 (cosine of ℓ2-normalised label rows) enters only through "

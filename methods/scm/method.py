@@ -4,11 +4,14 @@ SCM relaxes ``min ||L·S − sgn(XW_x) sgn(YW_y)ᵀ||²`` (S = 2L̂L̂ᵀ − 1,
 CCA-type problem ``max tr(W_xᵀ XᵀSY W_y)`` s.t. ``W_xᵀ C_xx W_x = I``, ``W_yᵀ C_yy W_y = I``,
 with ``XᵀSY = L·(2(XᵀL̂)(YᵀL̂)ᵀ − (Xᵀ1)(Yᵀ1)ᵀ)`` computed in O(n) (S is never formed).
 
+Reference: BMC-SDNU/Cross-Modal-Hashing-Retrieval@0196e313aad0, SCM/code/trainSCM_orth.m:21-36
+(label normalisation, cross term, ridge 1e-6), trainSCM_seq.m:33-64 and trainCCA.m:18-34.
 SCM-Orth solves it once (``bench.shallow.cca.cca_from_moments``, whitening + SVD, equivalent
-to the reference's ``eig(C_xy C_yy⁻¹ C_yx, C_xx)``). SCM-Seq learns bit t as the top solution
-for the residual cross term ``C_t = C_{t−1} − (Xᵀ sgn(X w_x))(Yᵀ sgn(Y w_y))ᵀ``; when the top
-eigenvalue rises, the reference stops and keeps, for the remaining positions j, plain CCA
-directions in reversed order (position j gets CCA direction L − j): so does this plugin.
+to the reference's ``eig(C_xy C_yy⁻¹ C_yx, C_xx)``, trainCCA.m:18-34). SCM-Seq learns bit t as
+the top solution for the residual cross term ``C_t = C_{t−1} − (Xᵀ sgn(X w_x))(Yᵀ sgn(Y w_y))ᵀ``
+(trainSCM_seq.m:50-64); when the top eigenvalue rises, the reference stops and keeps, for the
+remaining positions j, plain CCA directions in reversed order (position j gets CCA direction
+L − j, trainSCM_seq.m:38-39): so does this plugin.
 
 Deviations: the reference solves the eigenproblem on its "X" modality (text), which cannot give
 more bits than the text dimension (10 on Wikipedia); here both sides come from one SVD, and

@@ -17,8 +17,9 @@ _TYPES = {"alpha": "float[0,]", "iters": "int[0,]", "lr": "float(0,]", "momentum
 _REFERENCE = {
     "paper": "Lin, Ding, Hu & Wang, Semantics-preserving hashing for cross-view retrieval, "
              "CVPR 2015",
-    "code": "BMC-SDNU/Cross-Modal-Hashing-Retrieval SePH (defaults, optimiser settings); numpy "
-            "re-implementation from the formulas",
+    "code": "BMC-SDNU/Cross-Modal-Hashing-Retrieval@0196e313aad0: SePH/code/demo_SePH.m, "
+            "minKLD.m, kernelMatrix.m, markSchmidt/lossFuncs/{LogisticLoss,penalizedKernelL2}.m "
+            "(defaults, optimiser settings, formulas; numpy re-implementation)",
 }
 _COMMON = (
     "Training codes H minimise KL(P || Q) + alpha/(bits n) || |H| - 1 ||², P = cosine label "

@@ -1,10 +1,15 @@
 """Semantics-Preserving Hashing (Lin et al. 2015): SePH_rnd and SePH_km.
 
-1. ``P``: cosine similarity of the label rows, zero diagonal, symmetrised, summing to 1.
+Reference: BMC-SDNU/Cross-Modal-Hashing-Retrieval@0196e313aad0, SePH/code/demo_SePH.m (P, α, σ²,
+anchors, C), minKLD.m (code learning), kernelMatrix.m and markSchmidt/lossFuncs/LogisticLoss.m,
+penalizedKernelL2.m (the kernel logistic regression).
+
+1. ``P``: cosine similarity of the label rows (demo_SePH.m:60-64), zero diagonal, symmetrised,
+   summing to 1 (minKLD.m:20-22).
 2. Relaxed training codes ``H`` (n x L) minimise ``KL(P‖Q) + α‖|H| − 1‖²`` with
    ``Q_ij ∝ (1 + ‖h_i − h_j‖²/4)⁻¹`` (for ±1 codes ``‖h_i − h_j‖²/4`` is the Hamming distance)
    and ``α = alpha/(L·n)``. The gradient of the KL term is ``(diag(rowsum M) − M) H`` with
-   ``M = (P − Q) ∘ (1 + ‖h_i − h_j‖²/4)⁻¹``. Optimiser as the reference (t-SNE's): 100
+   ``M = (P − Q) ∘ (1 + ‖h_i − h_j‖²/4)⁻¹`` (minKLD.m:42-50). Optimiser as the reference: 100
    iterations from 1e-4·N(0, 1), learning rate 500, momentum 0.5, delta-bar-delta gains (min
    0.01), columns centred after every step, the lowest-objective iterate kept. ``B = sgn(H)``.
 3. Per modality: RBF features ``exp(−‖x − a_j‖²/σ²)`` to ``anchors`` anchors (random training
@@ -13,7 +18,8 @@
    (K₀ the anchor kernel), from zero, by L-BFGS (all bits in one separable problem).
 
 Deviations: the reference records its objective with Q of the previous iterate but the
-quantisation term of the new one; here both use the same iterate. L-BFGS is scipy's instead of
+quantisation term of the new one (minKLD.m:62); here both use the same iterate, and the
+starting point is a candidate too. L-BFGS is scipy's instead of
 minFunc (same objective, gradient tolerance 1e-5, at most ``klr_iters`` iterations). The
 training set is capped at ``max_train`` pairs (seeded; O(n²) memory).
 """
