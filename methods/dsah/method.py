@@ -106,6 +106,9 @@ def image_network(dx: int, hidden: list[int], bits: int, dropout: float) -> nn.M
 
 
 class DSAH(SimilarityReconstruction):
+    """The DJSRH-family plugin with its own loop: the shared one has no Nesterov momentum, one
+    target per batch and its extra modules in one parameter group."""
+
     spec = SPEC
 
     def check_params(self) -> None:
