@@ -24,7 +24,7 @@ FAST: dict[str, dict[str, Any]] = {
     "djsrh": {"epochs": 4, "hidden": 32},
     "jdsh": {"epochs": 4, "hidden": 32, "fit_batches": 4},
     "dgcpn": {"epochs": 4, "hidden": 32},
-    "dsah": {"epochs": 4, "hidden": 32, "decoder_hidden": 16, "selection": "final"},
+    "dsah": {"epochs": 4, "hidden": 32, "selection": "final"},
     "cirh": {"epochs": 4, "fusion_width": 16, "image_hidden": 32, "batch_size": 32,
              "selection": "final"},
     "cagan": {"epochs": 4, "hidden": 32, "gcn_hidden": 16, "gcn_mid": 16},
@@ -251,13 +251,15 @@ def test_dgcpn_neighbour_coherence_is_global(tmp_path: Path) -> None:
 
 
 def test_dsah_cross_modal_reconstruction(tmp_path: Path) -> None:
+    from bench.methods.dsah.method import build_decoders
+
     reports: list = []
     m = _method("dsah", report_every=1)
     m.fit(toy_pairs(64), fit_context(tmp_path, reports))
-    assert {"reconstruction", "symmetry", "diagonal", "alignment"} <= set(reports[0][1])
-    extra = m.extra_modules(16, 12, 8)
-    out = extra["decode_image"](torch.zeros(2, 8))  # image features from (text) codes
-    assert out.shape == (2, 16) and extra["decode_text"](torch.zeros(2, 8)).shape == (2, 12)
+    assert {"joint", "modality", "reconstruction", "symmetry", "diagonal"} <= set(reports[0][1])
+    dec = build_decoders(16, 12, 8)  # image features from (text) codes and vice versa
+    assert dec["image_from_text"](torch.zeros(2, 8)).shape == (2, 16)
+    assert dec["text_from_image"](torch.zeros(2, 8)).shape == (2, 12)
 
 
 def test_cirh_affinity_neighbour_mixing_and_stage_b(tmp_path: Path) -> None:
