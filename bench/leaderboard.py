@@ -31,11 +31,14 @@ import pandas as pd
 
 from bench.files import atomic_write_bytes
 from bench.results import ResultStore, Scan
-from bench.schema import ResultRecord, group_id
+from bench.schema import DEFAULT_DATABASE_CODES, ResultRecord, group_id
 
 DIRECTIONS = {"i2t": "I→T", "t2i": "T→I"}
 #: definition fields that rows and columns already show (method label, dataset label, axes)
-_SHOWN = ("method", "dataset", "dataset_options", "params", "bits", "budget", "seed")
+_SHOWN = ("method", "dataset", "dataset_options", "params", "bits", "budget", "seed",
+          "database_codes")
+#: the row-label mark of results whose database was coded from both modalities
+UNIFIED_MARK = " [unified db]"
 Warn = Callable[[str], None]
 
 
@@ -66,6 +69,11 @@ def tuned(rec: ResultRecord) -> bool:
     return bool(rec.tuning) and rec.tuning.get("role") == "final"
 
 
+def database_codes(rec: ResultRecord) -> str:
+    """How ``rec``'s database was coded (the definition's value; older records: per-modality)."""
+    return str(rec.definition.get("database_codes", DEFAULT_DATABASE_CODES))
+
+
 def method_label(rec: ResultRecord) -> str:
     if tuned(rec):  # the searched values are the study's; the label names the search instead
         searched = set(rec.tuning.get("space") or ())
@@ -74,6 +82,8 @@ def method_label(rec: ResultRecord) -> str:
         label += f" (tuned: {rec.tuning.get('trials')} trials)"
     else:
         label = _label(rec.method, rec.params, _defaults(rec.method))
+    if database_codes(rec) == "unified":
+        label += UNIFIED_MARK
     if rec.labels_at_encode:
         label += " (labels at encoding)"
     if rec.n_train_used is not None and rec.n_train is not None and rec.n_train_used < rec.n_train:
@@ -175,6 +185,7 @@ def long_table(records: Iterable[ResultRecord]) -> pd.DataFrame:
                     "n_train_used": rec.n_train_used if rec.n_train_used is not None
                     else rec.n_train,
                     "seed": rec.seed, "bits": int(bits), "direction": direction,
+                    "database_codes": database_codes(rec),
                     "map_all": m.get("map_all"), "map_tie_aware": m.get("map_tie_aware"),
                 }
                 for k, v in (m.get("map_at_k") or {}).items():
