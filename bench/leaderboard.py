@@ -10,8 +10,10 @@ Grouping rule: a cell aggregates only records of one *group* - equal definitions
 (dataset, its version, options and data fingerprint; preset; encoder; protocol version; method,
 its version and canonical hyperparameters). Whatever separates two groups that would share a row
 and column is added to the row label (``gnah [preset=small]``, ``gnah [v1]``), so nothing that
-differs is ever averaged and every difference is visible. The expected seeds of a group are the
-seeds its runs asked for; a cell says how many finished and which failed or are missing.
+differs is ever averaged and every difference is visible. Results whose database was coded from
+both modalities (``bench run --database-codes unified``, part of the definition) are labelled
+``cmfh [unified db]``. The expected seeds of a group are the seeds its runs asked for; a cell
+says how many finished and which failed or are missing.
 
 Results of ``bench tune`` (records with a ``tuning`` origin, definitions naming their study) are
 their own groups, labelled ``gnah (tuned: 40 trials)``; :func:`tuning_table` sets each beside
@@ -419,7 +421,9 @@ NOTES = (
     "their labels ([...]). '(labels at encoding)': the method reads ground-truth labels when "
     "encoding query and database items (a label leak of the reference method), so the row is "
     "not comparable. '(trained on N pairs)': the method used a seeded subset of N of the "
-    "budget's training pairs (its own cap).")
+    "budget's training pairs (its own cap). '[unified db]': the database items were coded from "
+    "both modalities at once (bench run --database-codes unified), every other row codes each "
+    "modality alone.")
 
 
 def to_markdown(table: pd.DataFrame, title: str, failed: list[ResultRecord] | None = None,

@@ -93,13 +93,11 @@ class ShallowHashMethod(HashMethod):
 
     def unified_codes(self, data: PairedData) -> dict[int, np.ndarray]:
         """Codes of items seen in both modalities at once, the way some reference papers code
-        their database (CMFH, LSSH, SePH); raises NotImplementedError for methods without
-        such a formula. The harness calls it through :meth:`encode_unified` under ``bench run
-        --database-codes unified`` (the default protocol codes each modality alone)."""
+        their database (CMFH, LSSH, SePH). Not used by the harness, whose protocol codes each
+        modality alone (a query never brings its other modality); the Wikipedia reproduction
+        script uses it to show that protocol difference. Raises NotImplementedError for
+        methods without such a formula."""
         raise NotImplementedError(f"{self.spec.name} has no unified (both-modality) codes")
-
-    def encode_unified(self, data: PairedData) -> dict[int, np.ndarray]:
-        return self.unified_codes(data)
 
     def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
         parts: dict[int, list[np.ndarray]] = {b: [] for b in self.maps[modality]}

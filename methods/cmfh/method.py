@@ -110,3 +110,6 @@ class CMFH(ShallowHashMethod):
         mu, gamma = float(self.params["mu"]), float(self.params["gamma"])
         return {b: sign_codes(latent(xs, us, ps, self.alphas, mu, gamma) - self.v_mean[b])
                 for b, (ps, us) in self.factors.items()}
+
+    def encode_unified(self, data: PairedData) -> dict[int, np.ndarray]:
+        return self.unified_codes(data)  # bench run --database-codes unified

@@ -161,3 +161,6 @@ class LSSH(ShallowHashMethod):
             rhs = lm * (self._sparse(data, b) @ model.r.T) + t @ u
             out[b] = sign_codes(spd_solve(u.T @ u, rhs.T, lm).T)
         return out
+
+    def encode_unified(self, data: PairedData) -> dict[int, np.ndarray]:
+        return self.unified_codes(data)  # bench run --database-codes unified
