@@ -230,8 +230,8 @@ def published_table(ref: Reference, results: Results) -> Table:
                      "--database-codes unified` only, every other row beside per-modality "
                      "results only.")
     if data.attrs.get("left_out"):
-        notes.append("Left out (measured under the other database protocol than the published "
-                     "row): " + "; ".join(data.attrs["left_out"]) + ".")
+        notes.append("Left out (their database is coded otherwise than the published row's): "
+                     + "; ".join(data.attrs["left_out"]) + ".")
     return Table(name=f"published_{ref.name}", title=spec["title"],
                  protocol=" ".join(str(spec["protocol"]).split()), display=display, data=data,
                  notes=notes)
