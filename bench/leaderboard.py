@@ -10,8 +10,10 @@ Grouping rule: a cell aggregates only records of one *group* - equal definitions
 (dataset, its version, options and data fingerprint; preset; encoder; protocol version; method,
 its version and canonical hyperparameters). Whatever separates two groups that would share a row
 and column is added to the row label (``gnah [preset=small]``, ``gnah [v1]``), so nothing that
-differs is ever averaged and every difference is visible. The expected seeds of a group are the
-seeds its runs asked for; a cell says how many finished and which failed or are missing.
+differs is ever averaged and every difference is visible. Results whose database was coded from
+both modalities (``bench run --database-codes unified``, part of the definition) are labelled
+``cmfh [unified db]``. The expected seeds of a group are the seeds its runs asked for; a cell
+says how many finished and which failed or are missing.
 
 Results of ``bench tune`` (records with a ``tuning`` origin, definitions naming their study) are
 their own groups, labelled ``gnah (tuned: 40 trials)``; :func:`tuning_table` sets each beside
@@ -31,11 +33,14 @@ import pandas as pd
 
 from bench.files import atomic_write_bytes
 from bench.results import ResultStore, Scan
-from bench.schema import ResultRecord, group_id
+from bench.schema import DEFAULT_DATABASE_CODES, ResultRecord, group_id
 
 DIRECTIONS = {"i2t": "I→T", "t2i": "T→I"}
 #: definition fields that rows and columns already show (method label, dataset label, axes)
-_SHOWN = ("method", "dataset", "dataset_options", "params", "bits", "budget", "seed")
+_SHOWN = ("method", "dataset", "dataset_options", "params", "bits", "budget", "seed",
+          "database_codes")
+#: the row-label mark of results whose database was coded from both modalities
+UNIFIED_MARK = " [unified db]"
 Warn = Callable[[str], None]
 
 
@@ -66,6 +71,11 @@ def tuned(rec: ResultRecord) -> bool:
     return bool(rec.tuning) and rec.tuning.get("role") == "final"
 
 
+def database_codes(rec: ResultRecord) -> str:
+    """How ``rec``'s database was coded (the definition's value; older records: per-modality)."""
+    return str(rec.definition.get("database_codes", DEFAULT_DATABASE_CODES))
+
+
 def method_label(rec: ResultRecord) -> str:
     if tuned(rec):  # the searched values are the study's; the label names the search instead
         searched = set(rec.tuning.get("space") or ())
@@ -74,6 +84,8 @@ def method_label(rec: ResultRecord) -> str:
         label += f" (tuned: {rec.tuning.get('trials')} trials)"
     else:
         label = _label(rec.method, rec.params, _defaults(rec.method))
+    if database_codes(rec) == "unified":
+        label += UNIFIED_MARK
     if rec.labels_at_encode:
         label += " (labels at encoding)"
     if rec.n_train_used is not None and rec.n_train is not None and rec.n_train_used < rec.n_train:
@@ -175,6 +187,7 @@ def long_table(records: Iterable[ResultRecord]) -> pd.DataFrame:
                     "n_train_used": rec.n_train_used if rec.n_train_used is not None
                     else rec.n_train,
                     "seed": rec.seed, "bits": int(bits), "direction": direction,
+                    "database_codes": database_codes(rec),
                     "map_all": m.get("map_all"), "map_tie_aware": m.get("map_tie_aware"),
                 }
                 for k, v in (m.get("map_at_k") or {}).items():
@@ -408,7 +421,9 @@ NOTES = (
     "their labels ([...]). '(labels at encoding)': the method reads ground-truth labels when "
     "encoding query and database items (a label leak of the reference method), so the row is "
     "not comparable. '(trained on N pairs)': the method used a seeded subset of N of the "
-    "budget's training pairs (its own cap).")
+    "budget's training pairs (its own cap). '[unified db]': the database items were coded from "
+    "both modalities at once (bench run --database-codes unified), every other row codes each "
+    "modality alone.")
 
 
 def to_markdown(table: pd.DataFrame, title: str, failed: list[ResultRecord] | None = None,

@@ -73,6 +73,10 @@ class MethodSpec:
     #: then scores every round on the validation split and, by default, stops poor trials
     #: early (ASHA). Methods fitted in one step (LSH, CCA-ITQ) leave it False.
     iterative: bool = False
+    #: The method can code an item from both of its modalities at once
+    #: (:meth:`HashMethod.encode_unified`), the database protocol of some reference papers
+    #: (CMFH, LSSH, SePH); ``bench run --database-codes unified`` accepts only such methods.
+    unified_database: bool = False
 
     def __post_init__(self) -> None:
         for name, rule in self.param_types.items():
@@ -341,6 +345,12 @@ class HashMethod(ABC):
     @abstractmethod
     def encode(self, data: PairedData, modality: Modality) -> dict[int, np.ndarray]:
         """±1 codes (int8, shape (len(data), bits)) for every requested bit length."""
+
+    def encode_unified(self, data: PairedData) -> dict[int, np.ndarray]:
+        """±1 codes of items from both modalities at once (``spec.unified_database``): the
+        database codes of ``bench run --database-codes unified``. Queries are still coded
+        from one modality by :meth:`encode`."""
+        raise NotImplementedError(f"{self.spec.name} has no unified (both-modality) codes")
 
 
 def seeded_rows(n: int, cap: int | None, seed: int) -> np.ndarray | None:

@@ -29,6 +29,12 @@ from typing import Any, Literal
 import numpy as np
 
 SCHEMA_VERSION = 2
+#: How a trial codes the retrieval database: ``per-modality`` (each modality alone, the
+#: harness's protocol: the I→T database is the items' text codes, T→I their image codes) or
+#: ``unified`` (each item from both of its modalities at once, one database for both
+#: directions, as the CMFH, LSSH and SePH papers do; methods declaring ``unified_database``)
+DATABASE_CODES: tuple[str, ...] = ("per-modality", "unified")
+DEFAULT_DATABASE_CODES = "per-modality"
 Status = Literal["finished", "failed", "pruned"]
 STATUSES: tuple[str, ...] = ("finished", "failed", "pruned")
 
@@ -98,12 +104,22 @@ class Definition:
     #: the ``bench tune`` study whose best configuration this is (None: not tuned). A tuned
     #: result is never the same result as a hand-set one, even with equal parameters.
     tuned_by: str | None = None
+    #: how the retrieval database is coded (:data:`DATABASE_CODES`); a unified-database result
+    #: is never the same result as a per-modality one
+    database_codes: str = DEFAULT_DATABASE_CODES
+
+    def __post_init__(self) -> None:
+        if self.database_codes not in DATABASE_CODES:
+            raise ValueError(f"database_codes must be one of {DATABASE_CODES}, got "
+                             f"{self.database_codes!r}")
 
     def as_dict(self) -> dict[str, Any]:
         out = json_safe(asdict(self))
         out["dataset_options"] = dict(sorted(out["dataset_options"].items()))
         if out["tuned_by"] is None:  # only when set: keys of untuned results stay as they were
             del out["tuned_by"]
+        if out["database_codes"] == DEFAULT_DATABASE_CODES:  # likewise: per-modality keys stay
+            del out["database_codes"]
         return out
 
     @property
@@ -302,6 +318,8 @@ class ResultRecord:
     recomputed: dict[str, Any] | None = None
     #: origin of a ``bench tune`` configuration (TrialConfig.tuning); None for hand-set ones
     tuning: dict[str, Any] | None = None
+    #: how the retrieval database was coded (``DATABASE_CODES``; the definition's value)
+    database_codes: str = DEFAULT_DATABASE_CODES
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -389,4 +407,5 @@ def record_identity(cfg: TrialConfig) -> dict[str, Any]:
         "preset": dict(d.preset), "encoder": None if d.encoder is None else dict(d.encoder),
         "run": {"id": cfg.run_id, "seeds": list(cfg.requested_seeds)},
         "tuning": None if cfg.tuning is None else dict(cfg.tuning),
+        "database_codes": d.database_codes,
     }

@@ -1,6 +1,6 @@
 """Wikipedia reproduction of the classic baselines against the published table.
 
-    python benchmarks/wiki_reproduction.py --data-root ../shared/data/wiki \\
+    python benchmarks/wiki_reproduction.py --data-root WIKI_FOLDER \\
         [--results DIR] [--no-ray] [--checks] [--out results/reference/wiki_sift_lda_measured.csv]
 
 1. ``bench run`` of every classic method (plus cca-itq and lsh for context) at 16/32/64/128
@@ -8,9 +8,8 @@
    query them (the published protocol; Mandal & Biswas, ICIP 2017, Table 1, re-printing SePH,
    CVPR 2015). Metric: the harness's mAP@all (its current protocol), each modality coded alone.
 2. For CMFH, LSSH and SePH, the reference papers code the database from *both* modalities of
-   each item ("unified" codes). The script refits those methods in-process (the same model:
-   its query codes are checked bit-identical to the run's stored codes) and evaluates the
-   run's query codes against unified database codes with the same metric engine.
+   each item ("unified" codes): a second ``bench run --database-codes unified`` of those
+   methods (the same models: their query codes are checked bit-identical to the first run's).
 3. ``--checks``: the protocol checks: features not centred (``center=false``, 16 bits); CVH
    and SCM-Orth with the eigen-solver's zero-eigenvalue directions beyond the rank
    (``lift=null_space``, all lengths); the reference mAP routine's bias (its query counter
@@ -73,6 +72,8 @@ def measured(results: Path) -> dict[tuple[str, str], dict]:
         spec = registry.methods.get(r["method"])
         label = ",".join(f"{k}={r['params'][k]}" for k in ("center", "lift")
                          if k in r["params"] and r["params"][k] != spec.defaults.get(k))
+        if r["definition"].get("database_codes") == "unified":
+            label = "unified"
         row = out.setdefault((r["method"], label), {"records": []})
         row["records"].append(r)
         for b, per in r["metrics"].items():
@@ -81,72 +82,18 @@ def measured(results: Path) -> dict[tuple[str, str], dict]:
     return out
 
 
-def refit_unified(args: argparse.Namespace, cache: Path, method: str, bits: int,
-                  seed: int = 0) -> dict:
-    """Refit ``method`` (default parameters) as the run's trial does and evaluate its query
-    codes against unified database codes: ``{"query_sha256": {modality: sha}, "i2t_B", ...}``."""
-    import hashlib
-
-    from threadpoolctl import threadpool_limits
-
-    from bench import registry
-    from bench.metrics import evaluate_retrieval
-    from bench.params import method_params
-    from bench.plugins import FitContext
-    from bench.runner.data import load_dataset, prepare
-
-    spec = registry.methods.get(method)
-    ds = load_dataset("wiki", str(args.data_root), str(cache), None)
-    data = prepare(ds, registry.datasets.get("wiki").preset(PRESET), None, seed, spec.inputs)
-    q_labels, r_labels = data.labels[data.query_index], data.labels[data.retrieval_index]
-    out: dict = {"query_sha256": {}}
-    with threadpool_limits(1), tempfile.TemporaryDirectory() as tmp:
-        model = spec.load()([bits], method_params(spec, {}), seed)
-        model.fit(data.train, FitContext(validation=None, seed=seed, device="cpu",
-                                         workdir=Path(tmp)))
-        unified = model.unified_codes(data.retrieval)[bits]
-        for d, m in (("i2t", "image"), ("t2i", "text")):
-            q = np.ascontiguousarray(model.encode(data.query, m)[bits], dtype=np.int8)
-            out["query_sha256"][m] = hashlib.sha256(q.tobytes()).hexdigest()
-            out[f"{d}_{bits}"] = evaluate_retrieval(q, unified, q_labels, r_labels)["map_all"]
-    return out
-
-
-def unified_scores(refits: dict, results: Path, record: dict) -> dict[str, float]:
-    """The refits' unified scores for ``record``'s bit lengths, after checking that each refit
-    is the run's model (its query codes bit-identical to the run's stored codes)."""
-    import hashlib
-
-    from bench.metrics import unpack_codes
+def same_queries(results: Path, plain: dict, unified: dict) -> None:
+    """The unified run's query codes are the per-modality run's (the same fitted model)."""
     from bench.results import load_codes
 
-    z = load_codes(results / record["codes"]["file"])
-    out = {}
-    for b in record["bits"]:
-        refit = refits[f"{record['method']}:{b}"]
-        for key, m in (("q_img", "image"), ("q_txt", "text")):
-            q = np.ascontiguousarray(unpack_codes(z[f"{key}_{b}"], b), dtype=np.int8)
-            if hashlib.sha256(q.tobytes()).hexdigest() != refit["query_sha256"][m]:
-                raise SystemExit(f"{record['method']} {b}: the refit is not the run's model")
-        out.update({k: v for k, v in refit.items() if k != "query_sha256"})
-    return out
-
-
-def refit_all(args: argparse.Namespace, cache: Path, methods, paths: list[Path]) -> dict:
-    """Refits of ``methods`` at every length: those in ``paths`` are reused, the others are
-    made and kept in ``paths[0]`` as they finish (a rerun resumes)."""
-    import json
-
-    done = {k: v for path in paths if path.exists()
-            for k, v in json.loads(path.read_text()).items()}
-    mine = json.loads(paths[0].read_text()) if paths[0].exists() else {}
-    for m in methods:
-        for b in BITS:
-            if f"{m}:{b}" not in done:
-                print(f"refit {m} {b} bits (unified database codes)", flush=True)
-                done[f"{m}:{b}"] = mine[f"{m}:{b}"] = refit_unified(args, cache, m, b)
-                paths[0].write_text(json.dumps(mine, indent=1))
-    return done
+    by_bits = {tuple(r["bits"]): r for r in plain["records"]}
+    for rec in unified["records"]:
+        z_u = load_codes(results / rec["codes"]["file"])
+        z_p = load_codes(results / by_bits[tuple(rec["bits"])]["codes"]["file"])
+        for b in rec["bits"]:
+            for key in (f"q_img_{b}", f"q_txt_{b}"):
+                if not np.array_equal(z_u[key], z_p[key]):
+                    raise SystemExit(f"{rec['method']} {b}: the unified run is not the same model")
 
 
 def published() -> dict[str, dict[str, float]]:
@@ -179,31 +126,21 @@ def markdown(rows: dict[str, dict[str, float]], pub: dict[str, dict[str, float]]
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-root", type=Path, default=ROOT.parent / "shared/data/wiki")
+    p.add_argument("--data-root", type=Path, required=True,
+                   help="folder with the Wikipedia files (see datasets/wiki)")
     p.add_argument("--results", type=Path, default=Path(tempfile.gettempdir()) / "wiki_repro")
     p.add_argument("--out", type=Path,
                    default=ROOT / "results/reference/wiki_sift_lda_measured.csv")
     p.add_argument("--no-ray", action="store_true", help="run trials in-process")
     p.add_argument("--checks", action="store_true", help="also the protocol checks (16 bits)")
-    p.add_argument("--unified", type=Path, action="append", default=None,
-                   help="JSON of unified-code refits (repeatable; made or resumed with "
-                        "--refit-only); what they lack is refitted into the first; default "
-                        "RESULTS/unified.json")
-    p.add_argument("--refit-only", default=None, metavar="METHODS",
-                   help=f"only refit these of {','.join(UNIFIED)} for unified codes (into the "
-                        "first --unified file), e.g. in parallel processes while the run goes on")
     args = p.parse_args()
     args.data_root = args.data_root.resolve()
     results = args.results.resolve()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
-    unified_files = args.unified or [results / "unified.json"]
-    if args.refit_only:
-        results.mkdir(parents=True, exist_ok=True)
-        refit_all(args, results / "cache", args.refit_only.split(","), unified_files)
-        return 0
     t0 = time.time()
     bench_run(args, results, CLASSIC + CONTEXT, BITS)
+    bench_run(args, results, UNIFIED, BITS, ["--database-codes", "unified"])
     t_run = time.time() - t0
     if args.checks:
         bench_run(args, results, CLASSIC + CONTEXT, (16,), ["--set", "center=false"])
@@ -212,12 +149,9 @@ def main() -> int:
     pub = published()
 
     harness = {m: rows[(m, "")] for m in CLASSIC + CONTEXT}
-    refits = refit_all(args, results / "cache", UNIFIED, unified_files)
-    unified = {}
+    unified = {m: rows[(m, "unified")] for m in UNIFIED}
     for m in UNIFIED:
-        unified[m] = {}
-        for record in harness[m]["records"]:
-            unified[m].update(unified_scores(refits, results, record))
+        same_queries(results, harness[m], unified[m])
     load = os.getloadavg()[0]
     metric_protocol = harness[CLASSIC[0]]["records"][0]["protocol"]["version"]
     fields = ["method", "supervision", "protocol"] + [f"{d}_{b}" for d in DIRS for b in BITS]
@@ -230,7 +164,7 @@ def main() -> int:
         f.write(f"# Measured by benchmarks/wiki_reproduction.py on commit {commit}, "
                 f"{time.strftime('%Y-%m-%d')}; protocol 'harness': each modality coded alone; "
                 "'unified-database': database coded from both modalities as the CMFH/LSSH/SePH "
-                "papers do.\n")
+                "papers do (bench run --database-codes unified).\n")
         w = csv.writer(f)
         w.writerow(fields)
         for name, table, proto in ((m, harness, "harness") for m in CLASSIC + CONTEXT):
@@ -241,7 +175,8 @@ def main() -> int:
             sup = harness[name]["records"][0]["supervision"]
             w.writerow([name, sup, "unified-database"] + [f"{unified[name][f'{d}_{b}']:.4f}"
                                                          for d in DIRS for b in BITS])
-    print(f"\nwrote {args.out} (bench run of {len(CLASSIC + CONTEXT)} methods x 4 lengths: "
+    print(f"\nwrote {args.out} (bench runs of {len(CLASSIC + CONTEXT)} methods x 4 lengths and "
+          f"{len(UNIFIED)} with unified database codes: "
           f"{t_run:.0f} s wall, 2 cores shared, load average {load:.1f}; commit {commit})\n")
     print("## Harness protocol (each modality coded alone)\n")
     print(markdown({m: harness[m] for m in CLASSIC + CONTEXT}, pub))

@@ -35,7 +35,9 @@ def main(args: argparse.Namespace) -> int:
                       f"    parameter types: {dict(s.param_types)}\n"
                       f"    search space (bench tune): {space or 'none'}"
                       f"{' (iterative: early stopping)' if s.iterative else ''}\n"
-                      f"    reference: {dict(s.reference)}\n    resources: {dict(s.resources)}")
+                      f"    reference: {dict(s.reference)}\n    resources: {dict(s.resources)}"
+                      + ("\n    database codes: per-modality or unified (--database-codes)"
+                         if s.unified_database else ""))
     elif args.what == "datasets":
         for name in registry.datasets.names():
             s = registry.datasets.get(name)

@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.cli.console import say
 from bench.cli.parsing import parse_assignments, parse_bits, parse_budgets, parse_ints, split_list
 from bench.runner.driver import DEFAULT_DATASET, Execution, RunRequest
+from bench.schema import DATABASE_CODES, DEFAULT_DATABASE_CODES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +20,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "initialisation)")
     r.add_argument("--no-ray", action="store_true",
                    help="run trials one by one in this process (debugging)")
+    r.add_argument("--database-codes", default=DEFAULT_DATABASE_CODES, choices=DATABASE_CODES,
+                   help="how the retrieval database is coded: 'per-modality' (default: the "
+                        "I→T database is the items' text codes, T→I their image codes) or "
+                        "'unified' (each item from both modalities, as the CMFH, LSSH and SePH "
+                        "papers; only methods that declare it). Part of every result key")
     r.set_defaults(func=main)
 
 
@@ -90,7 +96,8 @@ def request_from(args: argparse.Namespace, seeds: list[int] | None = None,
                             address=args.address, num_cpus=args.num_cpus,
                             max_concurrent=args.max_concurrent, max_retries=args.max_retries,
                             verbose=args.verbose),
-        command=" ".join(sys.argv), report=not args.no_report)
+        command=" ".join(sys.argv), report=not args.no_report,
+        database_codes=getattr(args, "database_codes", DEFAULT_DATABASE_CODES))
 
 
 def main(args: argparse.Namespace) -> int:

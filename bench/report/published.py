@@ -13,10 +13,15 @@ which says which measured results stand beside it::
     row: {column: variant, param: variant, values: {"w/o l_c": no_lc}}  # a parameter's value
     values: "{direction}_{bits}"           # the value columns (i2t_16 ...), or "{direction}"
     command: python -m bench run ...       # how to measure them
+    database_codes: {unified: [CMFH, LSSH]}  # optional: published rows whose database was
+                                           # coded from both modalities
 
 A measured result belongs to the table when its record has every ``match`` value (a list means
-any of them). Cells are mean ± std over seeds of one leaderboard cell (``cell_stats``), and the
-difference is measured − published.
+any of them) and its database was coded as the published row's: the rows named under
+``database_codes.unified`` match only results of ``bench run --database-codes unified``, the
+others only per-modality results (a result of the other protocol is left out of that row, and
+the table's notes say so). Cells are mean ± std over seeds of one leaderboard cell
+(``cell_stats``), and the difference is measured − published.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import pandas as pd
 import yaml
 
 from bench.errors import BenchError
-from bench.leaderboard import cell_columns, cell_stats
+from bench.leaderboard import cell_columns, cell_stats, database_codes
 from bench.schema import ResultRecord
 
 from .data import SHORT_DIRECTION, Results, row_labels
@@ -123,6 +128,7 @@ def measured_cells(ref: Reference, results: Results) -> pd.DataFrame:
     rec = stats["result_key"].map(results.record)
     stats["dataset_name"] = rec.map(lambda r: r.dataset)
     stats["preset"] = rec.map(lambda r: r.preset.get("name"))
+    stats["database_codes"] = rec.map(database_codes)
     param = ref.spec["row"].get("param")
     stats["row_key"] = rec.map(lambda r: {**r.resolved_params, **r.params}.get(param) if param
                                else r.method)
@@ -136,14 +142,20 @@ def comparison(ref: Reference, results: Results) -> pd.DataFrame:
     spec, rows = ref.spec, []
     row_col, group = spec["row"]["column"], spec.get("group")
     row_map = spec["row"].get("values") or {}
+    unified = {_norm(r) for r in _as_list((spec.get("database_codes") or {}).get("unified"))}
     matched: set[str] = set()
+    left_out: set[str] = set()  # results of a published row coded under the other protocol
     for _, pub in ref.table.iterrows():
         gname = pub[group["column"]] if group else ""
         datasets = (_as_list(group["values"].get(gname)) if group
                     else _as_list(spec["match"].get("dataset")))
         want = row_map.get(pub[row_col], pub[row_col])
+        codes = "unified" if _norm(pub[row_col]) in unified else "per-modality"
         mine = cells[(cells["dataset_name"].isin(datasets))
                      & (cells["row_key"].map(_norm) == _norm(want))] if not cells.empty else cells
+        if not mine.empty:
+            left_out.update(mine.loc[mine["database_codes"] != codes, "entity"])
+            mine = mine[mine["database_codes"] == codes]
         entities = list(dict.fromkeys(mine["entity"])) if not mine.empty else []
         matched.update(entities)
         for entity in entities or [""]:
@@ -152,11 +164,13 @@ def comparison(ref: Reference, results: Results) -> pd.DataFrame:
                                   float(pub[col]) if str(pub[col]).strip() else np.nan))
     if not cells.empty:
         for entity in dict.fromkeys(cells["entity"]):
-            if entity in matched:
+            if entity in matched or entity in left_out:
                 continue
             for direction, bits in ref.columns.values():
                 rows.append(_cell("", NOT_PUBLISHED, entity, cells, direction, bits, np.nan))
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["left_out"] = sorted(left_out - matched)
+    return out
 
 
 def _cell(group: str, pub_row: str, entity: str, cells: pd.DataFrame, direction: str,
@@ -209,6 +223,15 @@ def published_table(ref: Reference, results: Results) -> Table:
             display = display.drop(columns="group")
         notes.append("Cells: published / measured mean ± std (n seeds) / difference "
                      "(measured − published); — where one side is missing.")
+    if spec.get("database_codes"):
+        rows = ", ".join(_as_list(spec["database_codes"].get("unified")))
+        notes.append(f"Rows {rows}: the published numbers code the database from both "
+                     "modalities, so they are set beside results of `bench run "
+                     "--database-codes unified` only, every other row beside per-modality "
+                     "results only.")
+    if data.attrs.get("left_out"):
+        notes.append("Left out (their database is coded otherwise than the published row's): "
+                     + "; ".join(data.attrs["left_out"]) + ".")
     return Table(name=f"published_{ref.name}", title=spec["title"],
                  protocol=" ".join(str(spec["protocol"]).split()), display=display, data=data,
                  notes=notes)

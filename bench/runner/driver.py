@@ -39,8 +39,15 @@ from bench.errors import BenchError
 from bench.files import writable_dir
 from bench.params import method_params
 from bench.results import ResultStore
-from bench.runner.grid import RunContext, check_overrides, expand
-from bench.schema import ErrorInfo, ResultRecord, Tracking, TrialConfig, failed_record
+from bench.runner.grid import RunContext, check_database_codes, check_overrides, expand
+from bench.schema import (
+    DEFAULT_DATABASE_CODES,
+    ErrorInfo,
+    ResultRecord,
+    Tracking,
+    TrialConfig,
+    failed_record,
+)
 from bench.splits import budget_label, draw_budget, make_split
 
 DEFAULT_DATASET = "synthetic-scenes"
@@ -94,6 +101,8 @@ class RunRequest:
     execution: Execution = field(default_factory=Execution)
     command: str = ""  #: the command line, for the MLflow parent run
     report: bool = True  #: end with the report of the run's dataset (bench.report)
+    #: how the retrieval database is coded (bench.schema.DATABASE_CODES); part of every key
+    database_codes: str = DEFAULT_DATABASE_CODES
 
     @property
     def results_path(self) -> Path:
@@ -179,6 +188,7 @@ def check_request(req: RunRequest) -> None:
     if len(set(req.seeds)) != len(req.seeds):
         raise BenchError(f"a seed is listed twice in {list(req.seeds)}")
     check_overrides(specs, req.overrides)
+    check_database_codes(specs, req.database_codes)
     for spec in specs:
         method_params(spec, req.overrides)  # types and ranges of every --set value
     _check_resources(req, specs)
@@ -293,7 +303,7 @@ def plan(req: RunRequest, log: Log = print, run_id: str | None = None) -> Plan:
         data_fingerprint=fingerprint, dataset_options=dict(req.dataset_options),
         data_root=data_root, encoder=encoder, device=req.device,
         gpus_per_trial=req.gpus_per_trial, run_id=run_id or new_run_id(),
-        requested_seeds=tuple(int(s) for s in req.seeds))
+        requested_seeds=tuple(int(s) for s in req.seeds), database_codes=req.database_codes)
     configs = expand(req.methods, req.bits, req.budgets, req.seeds, req.overrides, ctx)
     todo, skipped, redo = [], [], {}
     for cfg in configs:

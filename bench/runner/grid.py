@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import registry
-from bench.errors import BenchError
+from bench.errors import BenchError, PluginError
 from bench.metrics import PROTOCOL, PROTOCOL_VERSION
 from bench.params import method_params
 from bench.plugins import MethodSpec, Preset
 from bench.runner.data import uses_features
-from bench.schema import Definition, TrialConfig
+from bench.schema import DATABASE_CODES, DEFAULT_DATABASE_CODES, Definition, TrialConfig
 from bench.splits import budget_label
 
 
@@ -40,6 +40,8 @@ class RunContext:
     gpus_per_trial: float | None = None
     run_id: str = ""
     requested_seeds: tuple[int, ...] = ()
+    #: how every trial codes the retrieval database (bench.schema.DATABASE_CODES)
+    database_codes: str = DEFAULT_DATABASE_CODES
 
 
 def check_overrides(specs: Sequence[MethodSpec], overrides: Mapping[str, Any]) -> None:
@@ -50,6 +52,31 @@ def check_overrides(specs: Sequence[MethodSpec], overrides: Mapping[str, Any]) -
             raise BenchError(f"--set {key}: method {method!r} is not in this run")
         if not method and not any(name in s.defaults for s in specs):
             raise BenchError(f"--set {key}: no method in this run has a hyperparameter {name!r}")
+
+
+def unified_methods() -> list[str]:
+    """The registered methods that declare ``unified_database``."""
+    out = []
+    for name in registry.methods.names():
+        try:
+            if registry.methods.get(name).unified_database:
+                out.append(name)
+        except PluginError:
+            continue
+    return out
+
+
+def check_database_codes(specs: Sequence[MethodSpec], database_codes: str) -> None:
+    """Refuse a database protocol that a method of the run does not support."""
+    if database_codes not in DATABASE_CODES:
+        raise BenchError(f"--database-codes {database_codes}: not one of "
+                         f"{', '.join(DATABASE_CODES)}")
+    if database_codes == "unified":
+        unsupported = [s.name for s in specs if not s.unified_database]
+        if unsupported:
+            able = ", ".join(unified_methods())
+            raise BenchError(f"--database-codes unified: {', '.join(unsupported)} cannot code "
+                             f"an item from both modalities (methods that can: {able})")
 
 
 def bit_sets(spec: MethodSpec, bits: Sequence[int]) -> list[list[int]]:
@@ -71,6 +98,7 @@ def make_trial(spec: MethodSpec, bits: Sequence[int], budget: int | float | None
     """The complete trial of ``spec`` with canonical ``params`` (see
     :func:`bench.params.method_params`) under ``ctx``. ``tuning``: the origin of a tuned
     configuration (``bench tune``); its ``study`` becomes part of the definition."""
+    check_database_codes([spec], ctx.database_codes)
     dspec = registry.datasets.get(ctx.dataset)
     encoder = dict(ctx.encoder) if ctx.encoder is not None and uses_features(spec.inputs) \
         else None
@@ -84,6 +112,7 @@ def make_trial(spec: MethodSpec, bits: Sequence[int], budget: int | float | None
         params=dict(params), protocol_version=PROTOCOL_VERSION,
         k_values=tuple(PROTOCOL["k_values"]),
         tuned_by=None if tuning is None else str(tuning["study"]),
+        database_codes=ctx.database_codes,
     )
     resources = trial_resources(spec, ctx.gpus_per_trial)
     return TrialConfig(definition=definition, budget=budget, results_dir=ctx.results_dir,
@@ -98,6 +127,7 @@ def expand(methods: Sequence[str], bits: Sequence[int], budgets: Sequence[int | 
            ctx: RunContext) -> list[TrialConfig]:
     specs = [registry.methods.get(m) for m in methods]
     check_overrides(specs, overrides)
+    check_database_codes(specs, ctx.database_codes)
     configs = []
     for spec in specs:
         params = method_params(spec, overrides)

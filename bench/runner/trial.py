@@ -153,6 +153,23 @@ def encode_both(method: HashMethod, data: PairedData) -> dict[str, dict[int, np.
     return out
 
 
+def encode_database(method: HashMethod, data: PairedData,
+                    database_codes: str) -> dict[str, dict[int, np.ndarray]]:
+    """The database codes each direction searches: ``{"image": ..., "text": ...}`` (T→I
+    searches "image", I→T "text"). ``per-modality``: each modality coded alone; ``unified``:
+    one set of codes from both modalities (:meth:`HashMethod.encode_unified`) for both."""
+    if database_codes != "unified":
+        return encode_both(method, data)
+    codes = method.encode_unified(data)
+    for b in method.bits:
+        got = codes.get(b)
+        if got is None or got.shape != (len(data), b):
+            raise ValueError(f"{method.spec.name}.encode_unified gave "
+                             f"{None if got is None else got.shape} for {b} bits, expected "
+                             f"{(len(data), b)}")
+    return {"image": codes, "text": codes}
+
+
 def evaluate_codes(q: Mapping[str, np.ndarray], r: Mapping[str, np.ndarray],
                    q_labels: np.ndarray, r_labels: np.ndarray,
                    k_values: tuple[int, ...]) -> dict[str, dict[str, Any]]:
@@ -168,13 +185,15 @@ VALIDATION_RULE = ("validation queries ranked against a held-out database (a see
                    "mAP@all of both directions at the first bit length")
 
 
-def validation_score(method: HashMethod, data: TrialData) -> float | None:
-    """The held-out validation signal of ``method``'s current encoder (see VALIDATION_RULE)."""
+def validation_score(method: HashMethod, data: TrialData,
+                     database_codes: str = "per-modality") -> float | None:
+    """The held-out validation signal of ``method``'s current encoder (see VALIDATION_RULE),
+    its database coded as the trial's (``database_codes``)."""
     if len(data.validation) == 0 or len(data.validation_database) == 0:
         return None
     b = method.bits[0]
     q = encode_both(method, data.validation)
-    db = encode_both(method, data.validation_database)
+    db = encode_database(method, data.validation_database, database_codes)
     res = evaluate_codes({m: q[m][b] for m in q}, {m: db[m][b] for m in db},
                          data.labels[data.split.validation],
                          data.labels[data.validation_database_index],
@@ -312,12 +331,16 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
     workdir.mkdir(parents=True, exist_ok=True)
 
     rounds: list[tuple[int, float | None]] = []  # (epoch, validation score) of a search
+    db_codes = cfg.definition.database_codes
+
+    def validate() -> float | None:
+        return validation_score(method, data, db_codes)
 
     def on_epoch(epoch: int, **metrics: Any) -> None:
         clean = {k: float(v) for k, v in metrics.items()
                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if search:  # every round is scored on the validation split
-            score = validation_score(method, data)
+            score = validate()
             rounds.append((int(epoch), score))
             if score is not None:
                 clean[VALIDATION_METRIC] = score
@@ -326,7 +349,7 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
 
     ctx = FitContext(validation=data.validation, seed=cfg.seed, device=device, workdir=workdir,
                      dataset=cfg.dataset, report=on_epoch,
-                     validate=lambda: validation_score(method, data), log=log)
+                     validate=validate, log=log)
     stage.enter("fit")
     method.fit(data.train, ctx)
     used_index = (data.train_index if method.train_rows_used is None
@@ -334,7 +357,7 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
     if search:
         stage.enter("validation")
         record = _finished_record(cfg, spec, method, data, ds, used_index, device,
-                                  validation_score(method, data))
+                                  validate())
         record.validation["rounds"] = [[epoch, score] for epoch, score in rounds]
         record.timing = {"data_s": t_data, "fit_s": stage.seconds("fit"),
                          "validation_s": stage.seconds("validation")}
@@ -342,9 +365,9 @@ def _run(cfg: TrialConfig, store: ResultStore, report: Reporter, log: Log,
 
     stage.enter("encode")
     q_codes = encode_both(method, data.query)
-    r_codes = encode_both(method, data.retrieval)
+    r_codes = encode_database(method, data.retrieval, db_codes)
     stage.enter("validation")
-    val = validation_score(method, data)
+    val = validate()
 
     stage.enter("evaluate")
     k_values = cfg.definition.k_values or tuple(PROTOCOL["k_values"])
@@ -497,7 +520,7 @@ class TrialTracker:
             store.write_record(record)
 
 
-__all__ = ["TrialPruned", "encode_both", "evaluate_codes", "run_trial",
+__all__ = ["TrialPruned", "encode_both", "encode_database", "evaluate_codes", "run_trial",
            "validation_score", "limited_threads", "TrialTracker", "history_path",
            "resolve_device", "VALIDATION_RULE",
            "VALIDATION_METRIC", "FINAL_MARKER"]

@@ -21,6 +21,7 @@ SPEC = MethodSpec(
                  "outer_iters": "int[0,]", "lasso_iters": "int[1,]", "dict_sweeps": "int[1,]",
                  "max_train": "int[2,]|null"},
     resources={"cpu": 1, "gpu": 0},
+    unified_database=True,  # unified_codes: the reference's database codes
     reference={
         "paper": "Zhou, Ding & Guo, Latent semantic sparse hashing for cross-modal similarity "
                  "search, SIGIR 2014",

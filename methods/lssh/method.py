@@ -171,3 +171,6 @@ class LSSH(ShallowHashMethod):
         for b, model in self.models.items():
             out[b] = sign_codes(latent_update(model.u, model.r, self._sparse(data, b), t, lm))
         return out
+
+    def encode_unified(self, data: PairedData) -> dict[int, np.ndarray]:
+        return self.unified_codes(data)  # bench run --database-codes unified

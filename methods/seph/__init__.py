@@ -36,7 +36,7 @@ SPEC_RND = MethodSpec(
     name="seph-rnd", entry="bench.methods.seph.method:SePHRnd", version="1",
     supervision="supervised", inputs=("image_features", "text_features", "labels"),
     multi_bit=False, defaults=_DEFAULTS, search_space=_SEARCH, param_types=_TYPES,
-    resources={"cpu": 1, "gpu": 0}, reference=_REFERENCE,
+    resources={"cpu": 1, "gpu": 0}, reference=_REFERENCE, unified_database=True,
     description="SePH_rnd: kernel anchors are seeded random training items. " + _COMMON,
 )
 
@@ -44,6 +44,6 @@ SPEC_KM = MethodSpec(
     name="seph-km", entry="bench.methods.seph.method:SePHKM", version="1",
     supervision="supervised", inputs=("image_features", "text_features", "labels"),
     multi_bit=False, defaults=_DEFAULTS, search_space=_SEARCH, param_types=_TYPES,
-    resources={"cpu": 1, "gpu": 0}, reference=_REFERENCE,
+    resources={"cpu": 1, "gpu": 0}, reference=_REFERENCE, unified_database=True,
     description="SePH_km: kernel anchors are seeded k-means centres per modality. " + _COMMON,
 )

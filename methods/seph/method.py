@@ -186,6 +186,9 @@ class _SePH(ShallowHashMethod):
                               + z["text"] @ self.maps["text"][b][0] - self.log_prior_odds[b])
                 for b in self.bits}
 
+    def encode_unified(self, data: PairedData) -> dict[int, np.ndarray]:
+        return self.unified_codes(data)  # bench run --database-codes unified
+
 
 class SePHRnd(_SePH):
     spec = SPEC_RND
