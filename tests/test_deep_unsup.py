@@ -23,7 +23,7 @@ FAST: dict[str, dict[str, Any]] = {
     "ucch": {"epochs": 4, "hidden": 32, "negatives": 64, "batch_size": 32},
     "djsrh": {"epochs": 4, "hidden": 32},
     "jdsh": {"epochs": 4, "hidden": 32, "fit_batches": 4},
-    "dgcpn": {"epochs": 4, "hidden": 32},
+    "dgcpn": {"epochs": 4, "hidden": 32, "selection": "final"},
     "dsah": {"epochs": 4, "hidden": 32, "decoder_hidden": 16, "selection": "final"},
     "cirh": {"epochs": 4, "fusion_width": 16, "image_hidden": 32, "batch_size": 32,
              "selection": "final"},
@@ -35,7 +35,7 @@ LEARN: dict[str, dict[str, Any]] = {
     "ucch": {"epochs": 30, "lr": 1e-3, "selection": "final"},
     "djsrh": {"epochs": 30, "lr_image": 0.05, "lr_text": 0.05, "code_scale": "none"},
     "jdsh": {"epochs": 30, "code_scale": "none"},
-    "dgcpn": {"epochs": 30, "lr_image": 0.05, "lr_text": 0.05, "code_scale": "none"},
+    "dgcpn": {"epochs": 30, "lr_image": 0.05, "lr_text": 0.05},
     "dsah": {"epochs": 30, "lr_image": 0.05, "lr_text": 0.05, "code_scale": "none"},
     "cirh": {"epochs": 30},
     "cagan": {"epochs": 30, "code_scale": "none"},
@@ -234,20 +234,21 @@ def test_jdsh_distribution_based_weighting() -> None:
 
 
 def test_dgcpn_neighbour_coherence_is_global(tmp_path: Path) -> None:
-    from bench.methods.dgcpn.method import neighbour_coherence_affinity
+    from bench.methods.dgcpn.method import dgcpn_affinity
 
-    # Items 0 and 1 share their neighbourhood, item 2 lives elsewhere.
-    x = torch.tensor([[1.0, 0.0, 0.0], [0.99, 0.1, 0.0], [0.0, 0.0, 1.0], [0.0, 0.1, 1.0]])
-    s = neighbour_coherence_affinity(x, x, a1=0.5, a2=1.0, knn=2, scale=1.0)  # second order only
-    assert torch.isclose(s[0, 1], torch.tensor(1.0), atol=1e-3)  # same neighbour sets
-    assert torch.isclose(s[0, 2], torch.tensor(-1.0), atol=1e-3)  # disjoint neighbour sets
+    # Two clusters of three; each row keeps its two nearest others (self and 3 smallest zeroed).
+    x = torch.tensor([[1.0, 0.0, 0.0], [0.99, 0.1, 0.0], [0.98, 0.0, 0.1],
+                      [0.0, 0.1, 1.0], [0.0, 0.0, 1.0], [0.1, 0.0, 0.99]])
+    s = dgcpn_affinity(x, x, a1=0.5, a2=1.0, knn_number=3, scale=1.0)  # coherence only
+    assert torch.allclose(s[0, 3:], torch.tensor(-1.0))  # disjoint neighbour sets
+    assert (s[0, 1:3] > -0.9).all()  # a shared neighbour
     m = _method("dgcpn")
     data = toy_pairs(n=40)
     m.fit(data, fit_context(tmp_path))
     g = m.global_affinity
-    assert g.shape == (40, 40)
+    assert g.shape == (40, 40) and m.knn_number == 40 - 16
     idx = torch.tensor([3, 7, 30])
-    assert torch.equal(m.affinity(idx, None, None), g[idx][:, idx])
+    assert torch.equal(m.affinity(idx), g[idx][:, idx])
 
 
 def test_dsah_cross_modal_reconstruction(tmp_path: Path) -> None:
