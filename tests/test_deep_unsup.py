@@ -23,11 +23,11 @@ FAST: dict[str, dict[str, Any]] = {
     "ucch": {"epochs": 4, "hidden": 32, "negatives": 64, "batch_size": 32},
     "djsrh": {"epochs": 4, "hidden": 32},
     "jdsh": {"epochs": 4, "hidden": 32, "fit_batches": 4},
-    "dgcpn": {"epochs": 4, "hidden": 32},
-    "dsah": {"epochs": 4, "hidden": 32, "selection": "final"},
+    "dgcpn": {"epochs": 4, "hidden": 32, "selection": "final"},
+    "dsah": {"epochs": 4, "hidden": 32, "decoder_hidden": 16, "selection": "final"},
     "cirh": {"epochs": 4, "fusion_width": 16, "image_hidden": 32, "batch_size": 32,
              "selection": "final"},
-    "cagan": {"epochs": 4, "hidden": 32, "gcn_hidden": 16, "gcn_mid": 16},
+    "cagan": {"epochs": 4, "hidden": 32, "graph_hidden": 16},
     "ucmfh": {"epochs": 4, "head_hidden": 32, "feedforward": 32, "batch_size": 32},
 }
 #: Settings under which the total loss must fall clearly on the toy problem.
@@ -35,7 +35,7 @@ LEARN: dict[str, dict[str, Any]] = {
     "ucch": {"epochs": 30, "lr": 1e-3, "selection": "final"},
     "djsrh": {"epochs": 30, "lr_image": 0.05, "lr_text": 0.05, "code_scale": "none"},
     "jdsh": {"epochs": 30, "code_scale": "none"},
-    "dgcpn": {"epochs": 30, "lr_image": 0.05, "lr_text": 0.05, "code_scale": "none"},
+    "dgcpn": {"epochs": 30, "lr_image": 0.05, "lr_text": 0.05},
     "dsah": {"epochs": 30, "lr_image": 0.05, "lr_text": 0.05, "code_scale": "none"},
     "cirh": {"epochs": 30},
     "cagan": {"epochs": 30, "code_scale": "none"},
@@ -234,32 +234,31 @@ def test_jdsh_distribution_based_weighting() -> None:
 
 
 def test_dgcpn_neighbour_coherence_is_global(tmp_path: Path) -> None:
-    from bench.methods.dgcpn.method import neighbour_coherence_affinity
+    from bench.methods.dgcpn.method import dgcpn_affinity
 
-    # Items 0 and 1 share their neighbourhood, item 2 lives elsewhere.
-    x = torch.tensor([[1.0, 0.0, 0.0], [0.99, 0.1, 0.0], [0.0, 0.0, 1.0], [0.0, 0.1, 1.0]])
-    s = neighbour_coherence_affinity(x, x, a1=0.5, a2=1.0, knn=2, scale=1.0)  # second order only
-    assert torch.isclose(s[0, 1], torch.tensor(1.0), atol=1e-3)  # same neighbour sets
-    assert torch.isclose(s[0, 2], torch.tensor(-1.0), atol=1e-3)  # disjoint neighbour sets
+    # Two clusters of three; each row keeps its two nearest others (self and 3 smallest zeroed).
+    x = torch.tensor([[1.0, 0.0, 0.0], [0.99, 0.1, 0.0], [0.98, 0.0, 0.1],
+                      [0.0, 0.1, 1.0], [0.0, 0.0, 1.0], [0.1, 0.0, 0.99]])
+    s = dgcpn_affinity(x, x, a1=0.5, a2=1.0, knn_number=3, scale=1.0)  # coherence only
+    assert torch.allclose(s[0, 3:], torch.tensor(-1.0))  # disjoint neighbour sets
+    assert (s[0, 1:3] > -0.9).all()  # a shared neighbour
     m = _method("dgcpn")
     data = toy_pairs(n=40)
     m.fit(data, fit_context(tmp_path))
     g = m.global_affinity
-    assert g.shape == (40, 40)
+    assert g.shape == (40, 40) and m.knn_number == 40 - 16
     idx = torch.tensor([3, 7, 30])
-    assert torch.equal(m.affinity(idx, None, None), g[idx][:, idx])
+    assert torch.equal(m.affinity(idx), g[idx][:, idx])
 
 
 def test_dsah_cross_modal_reconstruction(tmp_path: Path) -> None:
-    from bench.methods.dsah.method import build_decoders
-
     reports: list = []
     m = _method("dsah", report_every=1)
     m.fit(toy_pairs(64), fit_context(tmp_path, reports))
-    assert {"joint", "modality", "reconstruction", "symmetry", "diagonal"} <= set(reports[0][1])
-    dec = build_decoders(16, 12, 8)  # image features from (text) codes and vice versa
-    assert dec["image_from_text"](torch.zeros(2, 8)).shape == (2, 16)
-    assert dec["text_from_image"](torch.zeros(2, 8)).shape == (2, 12)
+    assert {"reconstruction", "symmetry", "diagonal", "alignment"} <= set(reports[0][1])
+    extra = m.extra_modules(16, 12, 8)
+    out = extra["decode_image"](torch.zeros(2, 8))  # image features from (text) codes
+    assert out.shape == (2, 16) and extra["decode_text"](torch.zeros(2, 8)).shape == (2, 12)
 
 
 def test_cirh_affinity_neighbour_mixing_and_stage_b(tmp_path: Path) -> None:
@@ -285,17 +284,17 @@ def test_cirh_affinity_neighbour_mixing_and_stage_b(tmp_path: Path) -> None:
     assert sims[0] != sims[1]
 
 
-def test_cagan_gcn_branch_mixes_the_batch_over_s_plus_learned_w() -> None:
-    from bench.methods.cagan.method import GCNHash
+def test_cagan_graph_attention_follows_the_affinity() -> None:
+    from bench.methods.cagan.method import GraphAttentionCodes
 
-    g = GCNHash(6, (4, 4), 8, batch_size=5, gamma=0.45)
-    assert g.weight.shape == (5, 5) and g.weight.requires_grad
+    g = GraphAttentionCodes(6, 4, 8, 0.2)
     h = torch.randn(5, 6, requires_grad=True)
-    codes = g(h, torch.zeros(5, 5))  # the learned W alone connects the items
+    adjacency = -torch.ones(5, 5)
+    adjacency[0, 1] = 1.0
+    codes = g(h, adjacency)
     assert codes.shape == (5, 8) and codes.abs().max() < 1
-    codes[4].sum().backward()
-    assert h.grad[:4].abs().sum() > 0 and g.weight.grad.abs().sum() > 0
-    assert g(h[:3], torch.zeros(3, 3)).shape == (3, 8)  # a smaller batch uses W's corner
+    codes[4].sum().backward()  # item 4 has only its self-loop: no other item feeds it
+    assert h.grad[:4].abs().sum() == 0 and h.grad[4].abs().sum() > 0
 
 
 def test_ucmfh_fusion_input_and_training_cap(tmp_path: Path) -> None:
