@@ -7,17 +7,20 @@ from bench.plugins import MethodSpec
 SPEC = MethodSpec(
     name="ucmfh",
     entry="bench.methods.ucmfh.method:UCMFH",
-    version="1",
+    # 2: the fusion halves are ℓ2-normalised inside the NT-Xent as in the reference's
+    # ContrastiveLoss (XinyuXia97/UCMFH@116f015d512, metric.py:12-13); version 1 used their raw
+    # dot products (each half has norm < 1, so the effective temperature was about doubled)
+    version="2",
     supervision="unsupervised",
     inputs=("image_features", "text_features"),
     multi_bit=False,
     requires=("joint_space",),
     defaults={
-        # reference MIRFLICKR setting (baselines.md §3.1; XinyuXia97/UCMFH): 2-layer
+        # reference MIRFLICKR setting (XinyuXia97/UCMFH@116f015d512, ICMR.py:17-49): 2-layer
         # Transformer encoder, 4 heads, over the concatenated [image; text] token; heads
         # d -> 4096 -> L with dropout 0.3; NT-Xent (temperature 0.5) on the fusion outputs +
         # 0.5 x on the hash codes; Adam (betas 0.5, 0.999) 1e-4 fusion / 1e-3 heads; batch
-        # 128; 100 epochs; the first 4,992 training pairs
+        # 128; 100 epochs (test-flickr.sh); the first 4,992 training pairs
         "epochs": 100, "batch_size": 128, "lr_fusion": 1e-4, "lr_heads": 1e-3,
         "adam_beta1": 0.5, "temperature": 0.5, "hash_weight": 0.5, "layers": 2, "heads": 4,
         "feedforward": 2048, "dropout": 0.1, "head_hidden": 4096, "head_dropout": 0.3,
@@ -50,7 +53,8 @@ SPEC = MethodSpec(
     reference={
         "paper": "Xia, Dong, Peng, Wang et al.: When CLIP meets cross-modal hashing retrieval: "
                  "A new strong baseline, Information Fusion 2023",
-        "code": "XinyuXia97/UCMFH (re-implemented from baselines.md §3; no code copied)",
+        "code": "XinyuXia97/UCMFH@116f015d512 (ICMR.py, model.py, metric.py, load_dataset.py "
+                "read; re-implemented, no code copied)",
         "protocol": "MIR, NUS, COCO from provided CLIP .pkl features, mAP@50",
     },
     description=(
