@@ -18,13 +18,17 @@ def _unit(a: np.ndarray) -> np.ndarray:
     return a / np.linalg.norm(a, axis=1, keepdims=True)
 
 
-def ref_contrastive(emb_i: np.ndarray, emb_j: np.ndarray, temperature: float = 0.5) -> float:
-    """ContrastiveLoss.forward, metric.py:11-23 (batch_size = len(emb_i))."""
+def ref_contrastive(emb_i: np.ndarray, emb_j: np.ndarray, temperature: float = 0.5,
+                    normalize: bool = True) -> float:
+    """ContrastiveLoss.forward, metric.py:11-23 (batch_size = len(emb_i)).
+
+    ``normalize=False`` is the plugin's alternative (``normalize_halves=False``): lines 12-13
+    skipped and the cosines of line 15 replaced by raw dot products."""
     bs = len(emb_i)
     negatives_mask = 1.0 - np.eye(2 * bs)  # :10
-    z_i, z_j = _unit(emb_i), _unit(emb_j)  # :12-13
+    z_i, z_j = (_unit(emb_i), _unit(emb_j)) if normalize else (emb_i, emb_j)  # :12-13
     reps = np.concatenate([z_i, z_j])  # :14
-    sim = _unit(reps) @ _unit(reps).T  # F.cosine_similarity of all row pairs, :15
+    sim = _unit(reps) @ _unit(reps).T if normalize else reps @ reps.T  # cosine_similarity, :15
     sim_ij, sim_ji = np.diag(sim, bs), np.diag(sim, -bs)  # :16-17
     positives = np.concatenate([sim_ij, sim_ji])  # :18
     nominator = np.exp(positives / temperature)  # :19
@@ -44,6 +48,10 @@ def test_contrastive_loss_matches_reference(tau: float) -> None:
     fx, fy = _halves(6, 5, seed=0)
     got = contrastive_loss(torch.from_numpy(fx), torch.from_numpy(fy), tau)
     assert abs(float(got) - ref_contrastive(fx, fy, tau)) < TOL
+    raw = contrastive_loss(torch.from_numpy(fx), torch.from_numpy(fy), tau, normalize=False)
+    want_raw = ref_contrastive(fx, fy, tau, normalize=False)
+    assert abs(float(raw) - want_raw) < TOL
+    assert abs(want_raw - ref_contrastive(fx, fy, tau)) > 1e-3  # the option matters here
 
 
 def test_training_loss_matches_reference() -> None:

@@ -9,7 +9,8 @@ SPEC = MethodSpec(
     entry="bench.methods.ucmfh.method:UCMFH",
     # 2: the fusion halves are ℓ2-normalised inside the NT-Xent as in the reference's
     # ContrastiveLoss (XinyuXia97/UCMFH@116f015d512, metric.py:12-13); version 1 used their raw
-    # dot products (each half has norm < 1, so the effective temperature was about doubled)
+    # dot products (each half has norm < 1, so the effective temperature was about doubled),
+    # kept as normalize_halves=False
     version="2",
     supervision="unsupervised",
     inputs=("image_features", "text_features"),
@@ -32,6 +33,9 @@ SPEC = MethodSpec(
         # "own_gap" = the item's own feature, its missing half filled across the modality gap;
         # "paired" = the reference: the item's other modality too (not cross-modal retrieval)
         "fusion_input": "own_gap",
+        # True = the reference: NT-Xent on the re-normalised fusion halves (metric.py:12-13);
+        # False = their raw dot products (version 1; each half has norm < 1)
+        "normalize_halves": True,
         "selection": "final", "val_every": 10, "report_every": 10,
     },
     param_types={**SELECTION_TYPES, "epochs": "int[1,]", "batch_size": "int[2,]",
@@ -41,7 +45,7 @@ SPEC = MethodSpec(
                  "head_hidden": "int[1,]", "head_dropout": "float[0,1)",
                  "head_lr_gamma": "float(0,]", "max_train": "int[1,]|null",
                  "drop_last": "bool", "fusion_epochs": "int[0,]",
-                 "fusion_input": "'own_gap'|'paired'"},
+                 "fusion_input": "'own_gap'|'paired'", "normalize_halves": "bool"},
     search_space={
         "temperature": {"type": "loguniform", "low": 0.05, "high": 1.0},
         "hash_weight": {"type": "loguniform", "low": 0.1, "high": 2.0},

@@ -6,7 +6,8 @@ each pair as a single token [x; y] (2d wide); its output is ℓ2-normalised over
 dimensions and split into an image half and a text half (model.py:7-20). Per-modality heads
 (ℓ2-normalise, d → 4096, ReLU, dropout 0.3, → L, tanh, ℓ2-normalise; model.py:23-62) give the
 codes. Loss (ICMR.py:185-192): NT-Xent (temperature 0.5) between the two halves, each
-ℓ2-normalised again first as the reference's ContrastiveLoss does (metric.py:11-23), +
+ℓ2-normalised again first as the reference's ContrastiveLoss does (metric.py:11-23;
+``normalize_halves=False``: their raw dot products, this plugin's version 1), +
 ``hash_weight`` (0.5) × NT-Xent between the image and text codes; Adam with betas (0.5, 0.999),
 1e-4 for the fusion encoder and 1e-3 for the heads (whose MultiStepLR the reference steps every
 iteration: ×1.2 after 30 and 80 iterations; ICMR.py:40-49, 202-203); batch 128, 100 epochs, at
@@ -40,21 +41,26 @@ from bench.methods.ucmfh import SPEC
 from bench.plugins import FitContext, Modality, PairedData
 
 
-def contrastive_loss(a: torch.Tensor, b: torch.Tensor, tau: float) -> torch.Tensor:
+def contrastive_loss(a: torch.Tensor, b: torch.Tensor, tau: float,
+                     normalize: bool = True) -> torch.Tensor:
     """The reference's ContrastiveLoss (metric.py:11-23): NT-Xent over the ℓ2-normalised rows
-    of ``a`` and ``b`` (the fusion halves are not unit-norm on their own)."""
-    return cross_modal_nt_xent(F.normalize(a, dim=1), F.normalize(b, dim=1), tau)
+    of ``a`` and ``b`` (the fusion halves are not unit-norm on their own); ``normalize=False``
+    uses the rows' raw dot products instead (this plugin's version 1)."""
+    if normalize:
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    return cross_modal_nt_xent(a, b, tau)
 
 
 def ucmfh_loss(fx: torch.Tensor, fy: torch.Tensor, cx: torch.Tensor | None,
-               cy: torch.Tensor | None, tau: float, weight: float) -> dict[str, torch.Tensor]:
+               cy: torch.Tensor | None, tau: float, weight: float,
+               normalize: bool = True) -> dict[str, torch.Tensor]:
     """The training loss (``loss``) and its terms: NT-Xent of the fusion halves ``fx``, ``fy``
     + ``weight`` × NT-Xent of the codes ``cx``, ``cy`` (ICMR.py:185-192); the fusion term
     alone when the codes are None (the fusion-only stage, ICMR.py:162-174)."""
-    l_fusion = contrastive_loss(fx, fy, tau)
+    l_fusion = contrastive_loss(fx, fy, tau, normalize)
     if cx is None or cy is None:
         return {"loss": l_fusion, "fusion": l_fusion}
-    l_hash = contrastive_loss(cx, cy, tau)
+    l_hash = contrastive_loss(cx, cy, tau, normalize)
     return {"loss": l_fusion + weight * l_hash, "fusion": l_fusion, "hash": l_hash}
 
 
@@ -144,6 +150,7 @@ class UCMFH(DeepHashing):
             opt_h, [int(v) for v in p["head_lr_milestones"]], gamma=float(p["head_lr_gamma"]))
         tau, w = float(p["temperature"]), float(p["hash_weight"])
         paired = p["fusion_input"] == "paired"
+        normalize = bool(p["normalize_halves"])
         gap = self.gap.to(dev)
         selector = ValidationSelector(ctx.validate, {"fusion": fusion, **heads},
                                       int(p["val_every"]),
@@ -164,7 +171,7 @@ class UCMFH(DeepHashing):
                     fx = fusion(torch.cat([xb, xb + gap], dim=1))[0]
                     fy = fusion(torch.cat([yb - gap, yb], dim=1))[1]
                 codes = (heads["image"](fx), heads["text"](fy)) if hashing else (None, None)
-                terms = ucmfh_loss(fx, fy, *codes, tau, w)
+                terms = ucmfh_loss(fx, fy, *codes, tau, w, normalize)
                 opt_f.zero_grad(set_to_none=True)
                 opt_h.zero_grad(set_to_none=True)
                 terms["loss"].backward()
