@@ -7,12 +7,13 @@ dimensions and split into an image half and a text half (model.py:7-20). Per-mod
 (ℓ2-normalise, d → 4096, ReLU, dropout 0.3, → L, tanh, ℓ2-normalise; model.py:23-62) give the
 codes. Loss (ICMR.py:185-192): NT-Xent (temperature 0.5) between the two halves, each
 ℓ2-normalised again first as the reference's ContrastiveLoss does (metric.py:11-23;
-``normalize_halves=False``: their raw dot products, this plugin's version 1), +
-``hash_weight`` (0.5) × NT-Xent between the image and text codes; Adam with betas (0.5, 0.999),
-1e-4 for the fusion encoder and 1e-3 for the heads (whose MultiStepLR the reference steps every
-iteration: ×1.2 after 30 and 80 iterations; ICMR.py:40-49, 202-203); batch 128, 100 epochs, at
-most 4,992 training pairs (the reference's first 4,992, load_dataset.py:51-53; here a seeded
-subset), the final model.
+``normalize_halves=False``: their raw dot products, this plugin's version 1, which scored
+0.780 / 0.779 against 0.765 / 0.760 I→T / T→I mAP@all on the default data, preset gnah, 160
+pairs, 32 bits, seeds 0-2), + ``hash_weight`` (0.5) × NT-Xent between the image and text
+codes; Adam with betas (0.5, 0.999), 1e-4 for the fusion encoder and 1e-3 for the heads (whose
+MultiStepLR the reference steps every iteration: ×1.2 after 30 and 80 iterations; ICMR.py:40-49,
+202-203); batch 128, 100 epochs, at most 4,992 training pairs (the reference's first 4,992,
+load_dataset.py:51-53; here a seeded subset), the final model.
 
 **Encoding one modality.** The reference encodes every query and database item from its
 *paired* token [x; y], so an image query's code also reads its own text
