@@ -11,7 +11,7 @@ SPEC = MethodSpec(
     inputs=("image_features", "text_features"),
     multi_bit=False,
     defaults={
-        # reference MIRFLICKR setting (baselines.md §3.1; XizeWu/CIRH main_mir defaults)
+        # reference MIRFLICKR setting (XizeWu/CIRH@0f6439d3cad0, main_mir.py:61-77)
         "epochs": 60, "batch_size": 512, "lr_fusion": 1e-3, "lr_hash": 1e-4,
         "lambda1": 10.0, "lambda2": 1.0, "beta": 0.01, "a1": 0.6, "a2": 0.6,
         "zero_fraction": 0.6,  # K = 3,000 of 5,000 training pairs zeroed per row
@@ -42,7 +42,8 @@ SPEC = MethodSpec(
     reference={
         "paper": "Zhu, Wu, Li, Zhang, Wang, Zhu: Work Together: Correlation-Identity "
                  "Reconstruction Hashing for Unsupervised Cross-modal Retrieval, IEEE TKDE 2022",
-        "code": "XizeWu/CIRH (re-implemented from baselines.md §3; no code copied)",
+        "code": "XizeWu/CIRH@0f6439d3cad0 (my_opt.py, models.py, main_mir.py read; "
+                "re-implemented, no code copied)",
         "protocol": "MIR, NUS, COCO from provided .mat splits, mAP@50",
     },
     description=(

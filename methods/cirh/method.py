@@ -1,23 +1,28 @@
-"""CIRH (TKDE 2022) on frozen features (baselines.md §3.1).
+"""CIRH (TKDE 2022) on frozen features; reference XizeWu/CIRH@0f6439d3cad0 (``my_opt.py``,
+``models.py``, ``main_mir.py``).
 
-**Affinity** over the whole training set: S1 = a1·cos(X) + (1 − a1)·cos(Y); each row's
-smallest ``zero_fraction`` entries are set to 0 (the reference zeroes K = 3,000 of 5,000);
-S2 = 2σ(S1) − 1 + I, symmetrised; S = a2·S1 + (1 − a2)·S2. A batch uses its block S[idx, idx].
+**Affinity** over the whole training set (my_opt.py:189-208): S1 = a1·cos(X) + (1 − a1)·cos(Y);
+each row's smallest ``zero_fraction`` entries are set to 0 (the reference zeroes K = 3,000 of
+5,000); S2 = 2σ(S1) − 1 + I, symmetrised; S = a2·S1 + (1 − a2)·S2. A batch uses its block
+S[idx, idx].
 
 **Stage A** (the fusion net, :class:`FusionNet`; Adam 1e-3) on features mixed with two
 in-batch neighbours, x̃ = 0.7·x + 0.2·x_(2) + 0.1·x_(3) (ranks by the batch's S; the reference's
-index takes the 2nd and 3rd nearest other items, ``mix_neighbours="nearest"`` the 1st and 2nd):
+index, my_opt.py:62-68 and 181-187, takes the 2nd and 3rd nearest other items,
+``mix_neighbours="nearest"`` the 1st and 2nd):
 modality encoders (Linear, BN, ReLU, ℓ2-norm), one GCN layer per modality over A = S[idx, idx],
 a joint GCN over [[A, I], [I, A]] on both modalities, H_I / H_J / H_T heads and
 H = tanh(BN(fc[H_I, H_J, H_T])), B = sgn(H). Loss: λ1·(MSE(Dec_I(H + tanh H_I), x̃) +
-MSE(Dec_T(H + tanh H_T), ỹ)) + λ2·Σ_{Z∈{H_I,H_T,H}} MSE(cos(Z), A) + MSE(H, B).
+MSE(Dec_T(H + tanh H_T), ỹ)) + λ2·Σ_{Z∈{H_I,H_T,H}} MSE(cos(Z), A) + MSE(H, B)
+(my_opt.py:77-78, 210-224; the network is models.py:8-116).
 
 **Stage B** (after every stage-A epoch; Adam 1e-4): per-modality hash nets (image d → 4096 → L,
 text d → d → L, dropout 0.3, last layer initialised N(0, 1), tanh) on the plain features regress
-the epoch's B: MSE(h_I, B) + MSE(h_T, B) + MSE(h_I, h_T) + β·(three code-cosine MSEs to S).
-The reference takes that S block by the chunk's position in the *unshuffled* training order
-while B and the features are in the epoch's shuffled order (``stage_b_affinity="reference"``,
-the default; ``"aligned"`` uses the items' own block).
+the epoch's B: MSE(h_I, B) + MSE(h_T, B) + MSE(h_I, h_T) + β·(three code-cosine MSEs to S)
+(my_opt.py:97-141; nets models.py:119-155). The reference takes that S block by the chunk's
+position in the *unshuffled* training order while B and the features are in the epoch's
+shuffled order (my_opt.py:104-126; ``stage_b_affinity="reference"``, the default;
+``"aligned"`` uses the items' own block).
 
 Encoding uses the stage-B hash nets alone (dropout off), so an item's code never depends on
 other items; the fusion net's batch statistics only shape the training targets. The epoch with
@@ -40,6 +45,9 @@ from bench.deep.training import LossLog, ValidationSelector, epoch_batches
 from bench.methods.cirh import SPEC
 from bench.plugins import FitContext
 
+#: ``mix_neighbours`` -> the neighbour ranks mixed in with weights[1] and weights[2]
+MIX_RANKS = {"reference": (2, 3), "nearest": (1, 2)}
+
 
 def cirh_affinity(x: torch.Tensor, y: torch.Tensor, a1: float, a2: float,
                   zero_fraction: float) -> torch.Tensor:
@@ -61,6 +69,26 @@ def neighbour_mix(x: torch.Tensor, s: torch.Tensor, weights: list[float],
     order = s.argsort(dim=1, descending=True)
     ranks = (min(ranks[0], s.shape[1] - 1), min(ranks[1], s.shape[1] - 1))  # tiny last batch
     return weights[0] * x + weights[1] * x[order[:, ranks[0]]] + weights[2] * x[order[:, ranks[1]]]
+
+
+def stage_a_loss(out: dict[str, torch.Tensor], xm: torch.Tensor, ym: torch.Tensor,
+                 a: torch.Tensor, lam1: float, lam2: float) -> dict[str, torch.Tensor]:
+    """Stage A's loss (``loss_a``) and its terms: λ1·reconstruction of the mixed features
+    + λ2·Σ MSE(cos(Z), A) over Z ∈ {H_I, H_T, H} + MSE(H, B)."""
+    recon = F.mse_loss(out["dec_x"], xm) + F.mse_loss(out["dec_y"], ym)
+    affinity = sum(code_similarity_mse(out[k], out[k], a) for k in ("h_x", "h_y", "h"))
+    quant = F.mse_loss(out["h"], out["b"])
+    return {"loss_a": lam1 * recon + lam2 * affinity + quant, "reconstruction": recon,
+            "affinity": affinity, "quantisation": quant}
+
+
+def stage_b_loss(hx: torch.Tensor, hy: torch.Tensor, b: torch.Tensor, s: torch.Tensor,
+                 beta: float) -> dict[str, torch.Tensor]:
+    """Stage B's loss (``loss_b``) and its terms: distillation of B + β·code-cosine MSEs to S."""
+    distil = F.mse_loss(hx, b) + F.mse_loss(hy, b) + F.mse_loss(hx, hy)
+    sim = (code_similarity_mse(hx, hy, s) + code_similarity_mse(hx, hx, s)
+           + code_similarity_mse(hy, hy, s))
+    return {"loss_b": distil + beta * sim, "distillation": distil, "similarity": sim}
 
 
 class FusionNet(nn.Module):
@@ -139,7 +167,7 @@ class CIRH(DeepHashing):
         opt_a = torch.optim.Adam(fusion.parameters(), lr=float(p["lr_fusion"]))
         opt_b = torch.optim.Adam([q for net in nets.values() for q in net.parameters()],
                                  lr=float(p["lr_hash"]))
-        ranks = (2, 3) if p["mix_neighbours"] == "reference" else (1, 2)
+        ranks = MIX_RANKS[p["mix_neighbours"]]
         weights = [float(w) for w in p["mix_weights"]]
         lam1, lam2, beta = float(p["lambda1"]), float(p["lambda2"]), float(p["beta"])
         epochs, bs = int(p["epochs"]), int(p["batch_size"])
@@ -154,18 +182,13 @@ class CIRH(DeepHashing):
                 xm = neighbour_mix(x[idx], a, weights, ranks)
                 ym = neighbour_mix(y[idx], a, weights, ranks)
                 out = fusion(xm, ym, a)
-                recon = F.mse_loss(out["dec_x"], xm) + F.mse_loss(out["dec_y"], ym)
-                affinity = sum(code_similarity_mse(out[k], out[k], a)
-                               for k in ("h_x", "h_y", "h"))
-                quant = F.mse_loss(out["h"], out["b"])
-                loss = lam1 * recon + lam2 * affinity + quant
+                terms = stage_a_loss(out, xm, ym, a, lam1, lam2)
                 opt_a.zero_grad(set_to_none=True)
-                loss.backward()
+                terms["loss_a"].backward()
                 opt_a.step()
                 codes.append(out["b"].detach())
                 order.append(idx)
-                log_a.add({"loss_a": loss, "reconstruction": recon, "affinity": affinity,
-                           "quantisation": quant}, len(idx))
+                log_a.add(terms, len(idx))
             log_b = self._stage_b(nets, opt_b, x, y, torch.cat(codes), torch.cat(order), s_all,
                                   beta, bs, p["stage_b_affinity"] == "reference")
             if report and report_due(epoch, epochs, int(p["report_every"])):
@@ -186,13 +209,9 @@ class CIRH(DeepHashing):
             idx = order[sl]
             rows = torch.arange(len(order), device=idx.device)[sl] if positional else idx
             s = s_all[rows][:, rows]
-            hx, hy = nets["image"](x[idx]), nets["text"](y[idx])
-            distil = F.mse_loss(hx, b[sl]) + F.mse_loss(hy, b[sl]) + F.mse_loss(hx, hy)
-            sim = (code_similarity_mse(hx, hy, s) + code_similarity_mse(hx, hx, s)
-                   + code_similarity_mse(hy, hy, s))
-            loss = distil + beta * sim
+            terms = stage_b_loss(nets["image"](x[idx]), nets["text"](y[idx]), b[sl], s, beta)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            terms["loss_b"].backward()
             opt.step()
-            log.add({"loss_b": loss, "distillation": distil, "similarity": sim}, len(idx))
+            log.add(terms, len(idx))
         return log

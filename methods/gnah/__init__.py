@@ -17,18 +17,18 @@ SPEC = MethodSpec(
     name="gnah",
     entry="bench.methods.gnah.method:GNAH",
     # 2: the harness records max_train's resolved value; version 1 covered several commits
-    # whose behaviour differed (issue 10)
+    # whose behaviour differed
     version="2",
     supervision="unsupervised",
     inputs=("image_features", "text_features"),
     multi_bit=False,
     requires=("joint_space",),
     defaults={
-        # paper (gnah.md §1.6)
+        # the paper's training settings (arXiv 2606.31517)
         "epochs": 500, "batch_size": 100, "lr": 1e-4,
         # curriculum w_t = beta * exp(-gamma * t): values not in the text (Fig. 4 only)
         "beta": 0.25, "gamma": 0.01,
-        # reconstructions (gnah.md §1.2-1.5); see methods/gnah/README.md
+        # reconstructions of what the paper leaves open; see methods/gnah/README.md
         "tau": 1.0, "tau_p": None, "hidden": 1024, "weight_decay": 0.0,
         "k": "elbow", "k_max": 20, "kmeans_restarts": 10,
         "noise": "total", "nearest": "latent", "anchor_init": "codes", "quant": "tanh_mean",
@@ -51,9 +51,9 @@ SPEC = MethodSpec(
         "max_train": "int[1,]|'auto'|null",
         **{name: "|".join(repr(v) for v in values) for name, values in CHOICES.items()},
     },
-    # bench tune (README "Search space"): beta and gamma span the paper's Fig. 4 grid (gnah.md
-    # §1.6), tau the temperatures of InfoNCE-style losses, k the Elbow rule or fixed counts up
-    # to k_max, lr one decade either side of the paper's 1e-4
+    # bench tune (README "Search space"): beta and gamma span the paper's Fig. 4 grid, tau the
+    # temperatures of InfoNCE-style losses, k the Elbow rule or fixed counts up to k_max, lr one
+    # decade either side of the paper's 1e-4
     search_space={
         "beta": {"type": "uniform", "low": 0.0, "high": 1.0},
         "gamma": {"type": "choice", "values": [0.0, 0.002, 0.005, 0.01, 0.02, 0.05]},
@@ -66,7 +66,8 @@ SPEC = MethodSpec(
     reference={
         "paper": "Unsupervised Data-Efficient Cross-Modal Retrieval with Global-Neighborhood "
                  "Alignment Hashing, arXiv 2606.31517",
-        "code": "none (PyTorch re-implementation from the paper text, /work/shared/docs/gnah.md)",
+        "code": "none public (searched by title and by PAGA / CSNA); PyTorch re-implementation "
+                "from the paper's text and equations, arXiv 2606.31517",
     },
     description=(
         "Two MLP hash networks on frozen joint-space features; PAGA (KL between soft "

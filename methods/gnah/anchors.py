@@ -1,5 +1,6 @@
 """PAGA's two prototype sets: latent K-means prototypes (with K by the Elbow method) and the
-binary anchors in Hamming space, updated K-means style (gnah.md §1.3)."""
+binary anchors in Hamming space, updated K-means style (arXiv 2606.31517, Eq. (4); no public
+code)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 @dataclass
@@ -100,6 +102,14 @@ def latent_prototypes(image: np.ndarray, text: np.ndarray, k: int | str, k_max: 
     centres = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
     return LatentPrototypes(centroids=centres.astype(np.float32), labels=labels.astype(np.int64),
                             k=chosen, inertias=inertias)
+
+
+def soft_assignment(features: torch.Tensor, centroids: torch.Tensor,
+                    tau: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """PAGA's fixed latent targets p = softmax(C^T f / tau) (n, K) for unit-norm ``features``
+    (n, d) and ``centroids`` (K, d), and sum_k p log p (n,) (0 log 0 = 0)."""
+    p = F.softmax(features @ centroids.T / tau, dim=1)
+    return p, torch.xlogy(p, p).sum(1)
 
 
 def binarise(s: torch.Tensor, continuous: bool = False) -> torch.Tensor:

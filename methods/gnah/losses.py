@@ -1,7 +1,10 @@
-"""GNAH's losses (gnah.md §1.3-1.5). Every loss is a mean over the pairs of the batch (the paper
-writes sums over the training set; the ratio between the terms is the same)."""
+"""GNAH's losses and CSNA's Gaussian neighbourhood, from the paper's formulas (arXiv 2606.31517;
+no public code). Every loss is a mean over the pairs of the batch (the paper writes sums over
+the training set; the ratio between the terms is the same)."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -35,3 +38,23 @@ def quantisation(codes: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     """DCMH-style ||h - scale*sgn(h)||^2 per instance (sgn(0)=+1, held constant), averaged."""
     target = (torch.where(codes >= 0, scale, -scale)).to(codes.dtype).detach()
     return (codes - target).pow(2).sum(-1).mean()
+
+
+def neighbourhood_gaussian(x: torch.Tensor, y: torch.Tensor,
+                           noise: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """CSNA's Gaussian around each pair of unit-norm features (n, d): mu = norm(f^x + f^y) and
+    sigma = ||f^x - f^y|| / 2 (n, 1); ``noise="total"`` divides sigma by sqrt(d) (eps ~ N(0, I/d),
+    so E||sigma*eps||^2 = sigma^2), ``"literal"`` keeps it, ``"diag"`` is |f^x - f^y| / 2 (n, d)."""
+    mu = F.normalize(x + y, dim=1)
+    if noise == "diag":
+        sigma = (x - y).abs() / 2
+    else:
+        sigma = (x - y).norm(dim=1, keepdim=True) / 2
+    if noise == "total":
+        sigma = sigma / math.sqrt(x.shape[1])
+    return mu, sigma
+
+
+def sample_neighbour(mu: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """A stochastic neighbour f~ = norm(mu + sigma * eps) for standard-normal ``eps``."""
+    return F.normalize(mu + sigma * eps, dim=1)

@@ -1,4 +1,4 @@
-"""GNAH training loop (gnah.md §1.7) and encoder."""
+"""GNAH training loop and encoder (arXiv 2606.31517; no public code; see README.md)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,19 @@ import torch.nn.functional as F
 from bench.deep.features import unit_rows
 from bench.deep.nets import sign_codes
 from bench.methods.gnah import CHOICES, SPEC
-from bench.methods.gnah.anchors import AnchorAccumulator, binarise, latent_prototypes
-from bench.methods.gnah.losses import neighbourhood_contrastive, prototype_kl, quantisation
+from bench.methods.gnah.anchors import (
+    AnchorAccumulator,
+    binarise,
+    latent_prototypes,
+    soft_assignment,
+)
+from bench.methods.gnah.losses import (
+    neighbourhood_contrastive,
+    neighbourhood_gaussian,
+    prototype_kl,
+    quantisation,
+    sample_neighbour,
+)
 from bench.methods.gnah.networks import PairedHashNet
 from bench.plugins import FitContext, HashMethod, Modality, PairedData, seeded_rows
 
@@ -177,19 +188,11 @@ class GNAH(HashMethod):
         x, y = torch.from_numpy(x_np).to(dev), torch.from_numpy(y_np).to(dev)
         centroids = torch.from_numpy(proto.centroids).to(dev)
         # Fixed PAGA targets p = softmax(C^T f / tau) and their sum p log p.
-        p_x = F.softmax(x @ centroids.T / cfg.tau_p, dim=1)
-        p_y = F.softmax(y @ centroids.T / cfg.tau_p, dim=1)
-        ne_x, ne_y = torch.xlogy(p_x, p_x).sum(1), torch.xlogy(p_y, p_y).sum(1)
+        p_x, ne_x = soft_assignment(x, centroids, cfg.tau_p)
+        p_y, ne_y = soft_assignment(y, centroids, cfg.tau_p)
         lab = torch.from_numpy(proto.labels).to(dev)
         lab_x, lab_y = lab[:n], lab[n:]
-        # CSNA neighbourhood: mu = norm(f^x + f^y), sigma = ||f^x - f^y|| / 2.
-        mu = F.normalize(x + y, dim=1)
-        if cfg.noise == "diag":
-            sigma = (x - y).abs() / 2
-        else:
-            sigma = (x - y).norm(dim=1, keepdim=True) / 2
-        if cfg.noise == "total":
-            sigma = sigma / math.sqrt(d)  # eps ~ N(0, I/d): E||sigma*eps||^2 = sigma^2
+        mu, sigma = neighbourhood_gaussian(x, y, cfg.noise)
 
         net = PairedHashNet(d, cfg.hidden, bits, gen, dev)
         self.models[bits] = net
@@ -231,7 +234,7 @@ class GNAH(HashMethod):
                 xb, yb = x[idx], y[idx]
                 if need_neighbour:
                     eps = torch.randn(m, d, generator=gen, device=dev)
-                    f_nb = F.normalize(mu[idx] + sigma[idx] * eps, dim=1)
+                    f_nb = sample_neighbour(mu[idx], sigma[idx], eps)
                     out = net(torch.stack([torch.cat([xb, f_nb]), torch.cat([yb, f_nb])]))
                 else:
                     out = net(torch.stack([xb, yb]))

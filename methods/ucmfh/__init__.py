@@ -7,17 +7,21 @@ from bench.plugins import MethodSpec
 SPEC = MethodSpec(
     name="ucmfh",
     entry="bench.methods.ucmfh.method:UCMFH",
-    version="1",
+    # 2: the fusion halves are ℓ2-normalised inside the NT-Xent as in the reference's
+    # ContrastiveLoss (XinyuXia97/UCMFH@116f015d512, metric.py:12-13); version 1 used their raw
+    # dot products (each half has norm < 1, so the effective temperature was about doubled),
+    # kept as normalize_halves=False
+    version="2",
     supervision="unsupervised",
     inputs=("image_features", "text_features"),
     multi_bit=False,
     requires=("joint_space",),
     defaults={
-        # reference MIRFLICKR setting (baselines.md §3.1; XinyuXia97/UCMFH): 2-layer
+        # reference MIRFLICKR setting (XinyuXia97/UCMFH@116f015d512, ICMR.py:17-49): 2-layer
         # Transformer encoder, 4 heads, over the concatenated [image; text] token; heads
         # d -> 4096 -> L with dropout 0.3; NT-Xent (temperature 0.5) on the fusion outputs +
         # 0.5 x on the hash codes; Adam (betas 0.5, 0.999) 1e-4 fusion / 1e-3 heads; batch
-        # 128; 100 epochs; the first 4,992 training pairs
+        # 128; 100 epochs (test-flickr.sh); the first 4,992 training pairs
         "epochs": 100, "batch_size": 128, "lr_fusion": 1e-4, "lr_heads": 1e-3,
         "adam_beta1": 0.5, "temperature": 0.5, "hash_weight": 0.5, "layers": 2, "heads": 4,
         "feedforward": 2048, "dropout": 0.1, "head_hidden": 4096, "head_dropout": 0.3,
@@ -29,6 +33,9 @@ SPEC = MethodSpec(
         # "own_gap" = the item's own feature, its missing half filled across the modality gap;
         # "paired" = the reference: the item's other modality too (not cross-modal retrieval)
         "fusion_input": "own_gap",
+        # True = the reference: NT-Xent on the re-normalised fusion halves (metric.py:12-13);
+        # False = their raw dot products (version 1; each half has norm < 1)
+        "normalize_halves": True,
         "selection": "final", "val_every": 10, "report_every": 10,
     },
     param_types={**SELECTION_TYPES, "epochs": "int[1,]", "batch_size": "int[2,]",
@@ -38,7 +45,7 @@ SPEC = MethodSpec(
                  "head_hidden": "int[1,]", "head_dropout": "float[0,1)",
                  "head_lr_gamma": "float(0,]", "max_train": "int[1,]|null",
                  "drop_last": "bool", "fusion_epochs": "int[0,]",
-                 "fusion_input": "'own_gap'|'paired'"},
+                 "fusion_input": "'own_gap'|'paired'", "normalize_halves": "bool"},
     search_space={
         "temperature": {"type": "loguniform", "low": 0.05, "high": 1.0},
         "hash_weight": {"type": "loguniform", "low": 0.1, "high": 2.0},
@@ -50,7 +57,8 @@ SPEC = MethodSpec(
     reference={
         "paper": "Xia, Dong, Peng, Wang et al.: When CLIP meets cross-modal hashing retrieval: "
                  "A new strong baseline, Information Fusion 2023",
-        "code": "XinyuXia97/UCMFH (re-implemented from baselines.md §3; no code copied)",
+        "code": "XinyuXia97/UCMFH@116f015d512 (ICMR.py, model.py, metric.py, load_dataset.py "
+                "read; re-implemented, no code copied)",
         "protocol": "MIR, NUS, COCO from provided CLIP .pkl features, mAP@50",
     },
     description=(

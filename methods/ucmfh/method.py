@@ -1,14 +1,19 @@
-"""UCMFH (Information Fusion 2023) on frozen joint-space features (baselines.md §3.1).
+"""UCMFH (Information Fusion 2023) on frozen joint-space features; reference
+XinyuXia97/UCMFH@116f015d512 (``ICMR.py``, ``model.py``, ``metric.py``, ``load_dataset.py``).
 
 A Transformer encoder (2 layers, 4 heads, post-norm, ReLU feed-forward 2048, dropout 0.1) reads
 each pair as a single token [x; y] (2d wide); its output is ℓ2-normalised over the 2d
-dimensions and split into an image half and a text half. Per-modality heads (ℓ2-normalise,
-d → 4096, ReLU, dropout 0.3, → L, tanh, ℓ2-normalise) give the codes. Loss: NT-Xent
-(temperature 0.5) between the two halves + ``hash_weight`` (0.5) × NT-Xent between the image
-and text codes; Adam with betas (0.5, 0.999), 1e-4 for the fusion encoder and 1e-3 for the
-heads (whose MultiStepLR the reference steps every iteration: ×1.2 after 30 and 80
-iterations); batch 128, 100 epochs, at most 4,992 training pairs (a seeded subset), the final
-model.
+dimensions and split into an image half and a text half (model.py:7-20). Per-modality heads
+(ℓ2-normalise, d → 4096, ReLU, dropout 0.3, → L, tanh, ℓ2-normalise; model.py:23-62) give the
+codes. Loss (ICMR.py:185-192): NT-Xent (temperature 0.5) between the two halves, each
+ℓ2-normalised again first as the reference's ContrastiveLoss does (metric.py:11-23;
+``normalize_halves=False``: their raw dot products, this plugin's version 1, which scored
+0.780 / 0.779 against 0.765 / 0.760 I→T / T→I mAP@all on the default data, preset gnah, 160
+pairs, 32 bits, seeds 0-2), + ``hash_weight`` (0.5) × NT-Xent between the image and text
+codes; Adam with betas (0.5, 0.999), 1e-4 for the fusion encoder and 1e-3 for the heads (whose
+MultiStepLR the reference steps every iteration: ×1.2 after 30 and 80 iterations; ICMR.py:40-49,
+202-203); batch 128, 100 epochs, at most 4,992 training pairs (the reference's first 4,992,
+load_dataset.py:51-53; here a seeded subset), the final model.
 
 **Encoding one modality.** The reference encodes every query and database item from its
 *paired* token [x; y], so an image query's code also reads its own text
@@ -35,6 +40,29 @@ from bench.deep.nets import MLP
 from bench.deep.training import LossLog, ValidationSelector, epoch_batches
 from bench.methods.ucmfh import SPEC
 from bench.plugins import FitContext, Modality, PairedData
+
+
+def contrastive_loss(a: torch.Tensor, b: torch.Tensor, tau: float,
+                     normalize: bool = True) -> torch.Tensor:
+    """The reference's ContrastiveLoss (metric.py:11-23): NT-Xent over the ℓ2-normalised rows
+    of ``a`` and ``b`` (the fusion halves are not unit-norm on their own); ``normalize=False``
+    uses the rows' raw dot products instead (this plugin's version 1)."""
+    if normalize:
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    return cross_modal_nt_xent(a, b, tau)
+
+
+def ucmfh_loss(fx: torch.Tensor, fy: torch.Tensor, cx: torch.Tensor | None,
+               cy: torch.Tensor | None, tau: float, weight: float,
+               normalize: bool = True) -> dict[str, torch.Tensor]:
+    """The training loss (``loss``) and its terms: NT-Xent of the fusion halves ``fx``, ``fy``
+    + ``weight`` × NT-Xent of the codes ``cx``, ``cy`` (ICMR.py:185-192); the fusion term
+    alone when the codes are None (the fusion-only stage, ICMR.py:162-174)."""
+    l_fusion = contrastive_loss(fx, fy, tau, normalize)
+    if cx is None or cy is None:
+        return {"loss": l_fusion, "fusion": l_fusion}
+    l_hash = contrastive_loss(cx, cy, tau, normalize)
+    return {"loss": l_fusion + weight * l_hash, "fusion": l_fusion, "hash": l_hash}
 
 
 class FusionEncoder(nn.Module):
@@ -123,6 +151,7 @@ class UCMFH(DeepHashing):
             opt_h, [int(v) for v in p["head_lr_milestones"]], gamma=float(p["head_lr_gamma"]))
         tau, w = float(p["temperature"]), float(p["hash_weight"])
         paired = p["fusion_input"] == "paired"
+        normalize = bool(p["normalize_halves"])
         gap = self.gap.to(dev)
         selector = ValidationSelector(ctx.validate, {"fusion": fusion, **heads},
                                       int(p["val_every"]),
@@ -142,20 +171,16 @@ class UCMFH(DeepHashing):
                 else:  # each modality's branch from its own token
                     fx = fusion(torch.cat([xb, xb + gap], dim=1))[0]
                     fy = fusion(torch.cat([yb - gap, yb], dim=1))[1]
-                l_fusion = cross_modal_nt_xent(fx, fy, tau)
-                loss, terms = l_fusion, {"fusion": l_fusion}
-                if hashing:
-                    l_hash = cross_modal_nt_xent(heads["image"](fx), heads["text"](fy), tau)
-                    loss = loss + w * l_hash
-                    terms["hash"] = l_hash
+                codes = (heads["image"](fx), heads["text"](fy)) if hashing else (None, None)
+                terms = ucmfh_loss(fx, fy, *codes, tau, w, normalize)
                 opt_f.zero_grad(set_to_none=True)
                 opt_h.zero_grad(set_to_none=True)
-                loss.backward()
+                terms["loss"].backward()
                 opt_f.step()
                 if hashing:
                     opt_h.step()
                     sched.step()  # per iteration, as the reference
-                log.add({"loss": loss, **terms}, len(idx))
+                log.add(terms, len(idx))
             if report and report_due(epoch, total, int(p["report_every"])):
                 ctx.report(epoch + 1, **log.means())
             if hashing:
