@@ -20,7 +20,7 @@ SUPERVISED = ("scm-orth", "scm-seq", "seph-rnd", "seph-km", "cmssh")
 #: Smaller settings for the slow parts, so the whole file runs in seconds.
 FAST = {"lssh": {"atoms": 64, "outer_iters": 4}, "seph-rnd": {"anchors": 100, "iters": 60},
         "seph-km": {"anchors": 100, "iters": 60, "kmeans_iters": 20},
-        "fsh": {"anchors": 100}, "cmssh": {"pairs": 4000}}
+        "cmssh": {"pairs": 4000}}
 BITS = (16, 32)
 
 
@@ -160,8 +160,17 @@ def test_lssh_dictionary_in_unit_ball_and_codes_sparse(fitted):
     assert 0.3 < np.mean(s == 0) < 1.0
 
 
-def test_fsh_graph_and_balanced_bits(fitted):
-    method, _ = fitted["fsh"]
+def test_fsh_reference_codes_and_modality_weight(fitted):
+    method, data = fitted["fsh"]  # the default: the public code's alternation
+    assert method.params["variant"] == "reference"
+    for b in BITS:
+        assert method.codes[b].shape == (len(data.train), b)
+        assert set(np.unique(method.codes[b])) <= {-1.0, 1.0}
+        assert np.isfinite(method.etas[b])
+
+
+def test_fsh_reconstruction_graph_and_balanced_bits(small):
+    method, _ = _fit(small, "fsh", variant="reconstruction", anchors=100)
     assert np.allclose(method.graph.sum(1), 1.0) and (method.graph >= 0).all()
     for b in BITS:
         codes = method.codes[b]
@@ -240,7 +249,9 @@ def test_unified_database_codes(fitted):
     ("cvh", {"cyy": "other"}, (16,), "cyy must be"),
     ("imh", {"max_train": 30}, (32,), "32 bits need more than 30 training pairs"),
     ("imh", {"weights": "gauss"}, (16,), "weights must be"),
-    ("fsh", {"anchors": 20}, (32,), "32 bits need at least 33 anchors"),
+    ("fsh", {"variant": "reconstruction", "anchors": 20}, (32,),
+     "32 bits need at least 33 anchors"),
+    ("fsh", {"ref_anchors": 5}, (16,), "ref_k=10 nearest anchors need at least 10 anchors"),
 ])
 def test_impossible_inputs_are_one_line_errors(small, name, params, bits, match):
     with pytest.raises(BenchError, match=match) as err:
