@@ -12,6 +12,7 @@ set built in :meth:`prepare`), the loss (:meth:`loss_terms`) and any extra modul
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -90,23 +91,39 @@ class SimilarityReconstruction(DeepHashing):
             groups.append({"params": extra_params, "lr": float(p["lr_text"])})
         opt = make_optimizer(p["optimizer"], groups, momentum=float(p["momentum"]),
                              weight_decay=float(p["weight_decay"]))
+
+        def batch_terms(epoch: int, idx: torch.Tensor, scale: float) -> dict[str, torch.Tensor]:
+            xb, yb = x[idx], y[idx]
+            tx, ty = nets["image"].trunk(xb), nets["text"].trunk(yb)
+            b = Batch(epoch=epoch, idx=idx, x=xb, y=yb,
+                      hx=torch.tanh(scale * nets["image"].head(tx)),
+                      hy=torch.tanh(scale * nets["text"].head(ty)), trunk_x=tx, trunk_y=ty)
+            with torch.no_grad():
+                s = self.affinity(idx, xb, yb)
+            return self.loss_terms(b, s, extra)
+
+        self.run_epochs({**nets, **extra}, opt, n, bits, gen, ctx, report, batch_terms)
+
+    def run_epochs(self, modules: Mapping[str, nn.Module], opt: torch.optim.Optimizer, n: int,
+                   bits: int, gen: torch.Generator, ctx: FitContext, report: bool,
+                   batch_terms: Callable[[int, torch.Tensor, float], dict[str, torch.Tensor]]
+                   ) -> None:
+        """The epochs of the loop: seeded batches of the ``n`` training positions, code scale
+        √(t+1) (``code_scale``), one optimiser step per batch on ``batch_terms(epoch, idx,
+        scale)["loss"]``, per-epoch loss means reported, and selection of ``modules`` on
+        ``ctx.validate()`` (``selection``). Methods with their own networks or optimiser
+        (DSAH, CAGAN) call it with their own ``batch_terms``."""
+        p = self.params
         epochs = int(p["epochs"])
-        selector = ValidationSelector(ctx.validate, {**nets, **extra}, int(p["val_every"]),
+        selector = ValidationSelector(ctx.validate, modules, int(p["val_every"]),
                                       report and p["selection"] == "validation")
         for epoch in range(epochs):
             scale = math.sqrt(epoch + 1.0) if p["code_scale"] == "sqrt_epoch" else 1.0
-            for m in (*nets.values(), *extra.values()):
+            for m in modules.values():
                 m.train()
             log = LossLog()
             for idx in epoch_batches(n, int(p["batch_size"]), gen, bool(p["drop_last"])):
-                xb, yb = x[idx], y[idx]
-                tx, ty = nets["image"].trunk(xb), nets["text"].trunk(yb)
-                b = Batch(epoch=epoch, idx=idx, x=xb, y=yb,
-                          hx=torch.tanh(scale * nets["image"].head(tx)),
-                          hy=torch.tanh(scale * nets["text"].head(ty)), trunk_x=tx, trunk_y=ty)
-                with torch.no_grad():
-                    s = self.affinity(idx, xb, yb)
-                terms = self.loss_terms(b, s, extra)
+                terms = batch_terms(epoch, idx, scale)
                 opt.zero_grad(set_to_none=True)
                 terms["loss"].backward()
                 opt.step()

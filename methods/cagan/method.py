@@ -24,10 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.deep.method import report_due
 from bench.deep.nets import MLP
 from bench.deep.reconstruction import SimilarityReconstruction
-from bench.deep.training import LossLog, ValidationSelector, epoch_batches, make_optimizer
+from bench.deep.training import make_optimizer
 from bench.methods.cagan import SPEC
 from bench.plugins import FitContext
 
@@ -179,25 +178,12 @@ class CAGAN(SimilarityReconstruction):
         opt = make_optimizer(p["optimizer"], groups, momentum=float(p["momentum"]),
                              weight_decay=float(p["weight_decay"]))
         weights = (float(p["delta"]), float(p["epsilon"]), float(p["phi"]))
-        epochs = int(p["epochs"])
+
+        def batch_terms(epoch: int, idx: torch.Tensor, scale: float) -> dict[str, torch.Tensor]:
+            xb, yb = x[idx], y[idx]
+            with torch.no_grad():
+                s = self.affinity(idx, xb, yb)
+            return loss_terms(*batch_codes(nets, gcns, xb, yb, s, scale), s, *weights)
+
         modules = {**nets, **{f"gcn_{k}": g for k, g in gcns.items()}}
-        selector = ValidationSelector(ctx.validate, modules, int(p["val_every"]),
-                                      report and p["selection"] == "validation")
-        for epoch in range(epochs):
-            scale = math.sqrt(epoch + 1.0) if p["code_scale"] == "sqrt_epoch" else 1.0
-            for m in modules.values():
-                m.train()
-            log = LossLog()
-            for idx in epoch_batches(len(x), int(p["batch_size"]), gen, bool(p["drop_last"])):
-                xb, yb = x[idx], y[idx]
-                with torch.no_grad():
-                    s = self.affinity(idx, xb, yb)
-                terms = loss_terms(*batch_codes(nets, gcns, xb, yb, s, scale), s, *weights)
-                opt.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                opt.step()
-                log.add(terms, len(idx))
-            if report and report_due(epoch, epochs, int(p["report_every"])):
-                ctx.report(epoch + 1, **log.means(), code_scale=scale)
-            selector.after_epoch(epoch, epochs)
-        selector.finish(self.info[bits])
+        self.run_epochs(modules, opt, len(x), bits, gen, ctx, report, batch_terms)

@@ -23,16 +23,13 @@ fc7, fc_encode; the text network d → 4096 → L (models.py:39-41). Model selec
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.deep.method import report_due
 from bench.deep.nets import MLP
 from bench.deep.reconstruction import SimilarityReconstruction
-from bench.deep.training import LossLog, ValidationSelector, epoch_batches, make_optimizer
+from bench.deep.training import make_optimizer
 from bench.methods.dsah import SPEC
 from bench.plugins import FitContext
 
@@ -140,30 +137,17 @@ class DSAH(SimilarityReconstruction):
                    "lr": float(p["lr_text"])}]
         opt = build_optimizer(p["optimizer"], groups, float(p["momentum"]),
                               float(p["weight_decay"]), bool(p["nesterov"]))
-        epochs = int(p["epochs"])
-        selector = ValidationSelector(ctx.validate, {**nets, "decoders": decoders},
-                                      int(p["val_every"]),
-                                      report and p["selection"] == "validation")
         weights = {name: float(p[name]) for name in ("diagonal", "reconstruction", "symmetry")}
-        for epoch in range(epochs):
-            scale = math.sqrt(epoch + 1.0) if p["code_scale"] == "sqrt_epoch" else 1.0
-            for m in (*nets.values(), decoders):
-                m.train()
-            log = LossLog()
-            for idx in epoch_batches(n, int(p["batch_size"]), gen, bool(p["drop_last"])):
-                xb, yb = x[idx], y[idx]
-                hx = torch.tanh(scale * nets["image"](xb))
-                hy = torch.tanh(scale * nets["text"](yb))
-                with torch.no_grad():
-                    s, s_i, s_t = dsah_affinities(xb, yb, float(p["alpha"]), float(p["k"]))
-                dec_image, dec_text = decode(decoders, hx, hy, p["decoder_input"])
-                terms = dsah_terms(hx, hy, dec_image, dec_text, xb, yb, s, s_i, s_t,
-                                   float(p["k"]), float(p["eta"]), **weights)
-                opt.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                opt.step()
-                log.add(terms, len(idx))
-            if report and report_due(epoch, epochs, int(p["report_every"])):
-                ctx.report(epoch + 1, **log.means(), code_scale=scale)
-            selector.after_epoch(epoch, epochs)
-        selector.finish(self.info[bits])
+
+        def batch_terms(epoch: int, idx: torch.Tensor, scale: float) -> dict[str, torch.Tensor]:
+            xb, yb = x[idx], y[idx]
+            hx = torch.tanh(scale * nets["image"](xb))
+            hy = torch.tanh(scale * nets["text"](yb))
+            with torch.no_grad():
+                s, s_i, s_t = dsah_affinities(xb, yb, float(p["alpha"]), float(p["k"]))
+            dec_image, dec_text = decode(decoders, hx, hy, p["decoder_input"])
+            return dsah_terms(hx, hy, dec_image, dec_text, xb, yb, s, s_i, s_t,
+                              float(p["k"]), float(p["eta"]), **weights)
+
+        self.run_epochs({**nets, "decoders": decoders}, opt, n, bits, gen, ctx, report,
+                        batch_terms)
