@@ -21,7 +21,7 @@ import pytest
 from bench import registry
 from bench.cli import main
 from bench.errors import BenchError, PluginError
-from bench.files import NAME_PATTERN, inside, sha256_file
+from bench.files import sha256_file
 from bench.local_cluster import free_port
 from bench.results import ResultStore
 
@@ -67,6 +67,8 @@ def _outside(finished: Path, tmp_path: Path, how: str) -> tuple[Path, Path, dict
 
 
 def test_inside_refuses_every_way_out(tmp_path):
+    from bench.files import inside
+
     (tmp_path / "codes").mkdir()
     (tmp_path / "codes" / "out").symlink_to(tmp_path.parent)
     assert inside(tmp_path, "codes/k.npz") == tmp_path.resolve() / "codes" / "k.npz"
@@ -196,6 +198,8 @@ def test_register_refuses_bad_names_and_builtins_fit():
             registry.methods.register(bad, "bench.methods.lsh:SPEC")
     import re
 
+    from bench.files import NAME_PATTERN
+
     for name in registry.methods.names() + registry.datasets.names():
         assert re.fullmatch(NAME_PATTERN, name), name
 
@@ -210,23 +214,27 @@ ONE_INTERFACE = ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"]
 
 @pytest.mark.parametrize("host", EVERY_INTERFACE)
 def test_every_spelling_of_all_interfaces_is_refused(host, tmp_path):
-    from bench.mlflow_server import binds_all_interfaces, server_command
+    from bench.mlflow_server import server_command
 
-    assert binds_all_interfaces(host)
     with pytest.raises(BenchError, match="every network interface"):
         server_command(host, 5000, tmp_path)
     with pytest.raises(BenchError, match="every network interface"):
         server_command(host, 5000, tmp_path, allow_all_interfaces=True)  # no --basic-auth
     assert "--app-name" in server_command(host, 5000, tmp_path, basic_auth=True,
                                           allow_all_interfaces=True)
+    from bench.mlflow_server import binds_all_interfaces
+
+    assert binds_all_interfaces(host)
 
 
 @pytest.mark.parametrize("host", ONE_INTERFACE)
 def test_one_address_is_accepted(host, tmp_path):
-    from bench.mlflow_server import binds_all_interfaces, server_command
+    from bench.mlflow_server import server_command
+
+    assert server_command(host, 5000, tmp_path)[5] == host
+    from bench.mlflow_server import binds_all_interfaces
 
     assert not binds_all_interfaces(host)
-    assert server_command(host, 5000, tmp_path)[5] == host
 
 
 def test_a_host_name_resolving_to_all_interfaces_is_refused(monkeypatch, tmp_path):
@@ -247,15 +255,21 @@ def test_a_host_name_resolving_to_all_interfaces_is_refused(monkeypatch, tmp_pat
 
 
 def test_a_real_start_on_another_spelling_is_refused(tmp_path):
+    import signal
+
     port, store = free_port(), tmp_path / "mlflow"
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "mlflow", "serve", "--host", "::0",
+                             "--port", str(port), "--store", str(store)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
-        out = subprocess.run([sys.executable, "-m", "bench", "mlflow", "serve", "--host", "::0",
-                              "--port", str(port), "--store", str(store)],
-                             capture_output=True, text=True, cwd=REPO, timeout=40)
+        _, err = proc.communicate(timeout=40)
     except subprocess.TimeoutExpired:
-        pytest.fail("bench mlflow serve --host ::0 started a server")
-    assert out.returncode == 2 and out.stderr.count("\n") == 1
-    assert "every network interface" in out.stderr and not store.exists()
+        os.killpg(proc.pid, signal.SIGKILL)  # the server and its uvicorn worker
+        proc.wait()
+        pytest.fail("bench mlflow serve --host ::0 started a server on every interface")
+    assert proc.returncode == 2 and err.count("\n") == 1
+    assert "every network interface" in err and not store.exists()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
