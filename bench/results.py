@@ -116,7 +116,8 @@ class ResultStore:
     def attempts_of(self, key: str, run_id: str) -> list[dict]:
         """The attempts of ``key`` in run ``run_id`` that have not written a record."""
         try:
-            data = json.loads((self.running_dir / f"{safe_part(key, 'key')}.json").read_text())
+            path = self.running_dir / f"{safe_part(key, 'result key')}.json"
+            data = json.loads(path.read_text())
         except (OSError, ValueError, BenchError):
             return []
         return list(data.get("attempts") or []) if data.get("run_id") == run_id else []
