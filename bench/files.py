@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -19,6 +20,10 @@ from pathlib import Path
 from bench.errors import BenchError
 
 _UMASK_LOCK = threading.Lock()
+#: a plugin (method, dataset) name: it becomes a folder and file name in the results folder
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+#: one file or folder name built from such names (result keys): no separator, no leading dot
+PART_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 
 
 def current_umask() -> int:
@@ -61,6 +66,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
+def write_private(path: Path, text: str, exclusive: bool = False) -> Path:
+    """Write a secret (a token) into ``path``, readable by its owner only (mode 0600 from the
+    moment it exists, whatever the umask); ``exclusive``: FileExistsError if it exists."""
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(text)
+    return path
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -98,3 +115,28 @@ def url_scheme(url: str) -> str:
     """The scheme of a server or database URL without its driver (``postgresql+psycopg://``
     -> ``postgresql``), lower case; "" when there is none."""
     return url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
+
+
+def safe_part(text: object, what: str) -> str:
+    """``text`` when it can be one file or folder name (:data:`PART_PATTERN`); else a one-line
+    BenchError (a name read from a record or a plugin never becomes ``..`` or a path)."""
+    if not isinstance(text, str) or not re.fullmatch(PART_PATTERN, text):
+        raise BenchError(f"{what} {text!r} cannot be a file name (it must match {PART_PATTERN})")
+    return text
+
+
+def inside(root: Path, relative: object, what: str = "path") -> Path:
+    """``root / relative`` with symlinks and ``..`` resolved, when that lies inside ``root``
+    (resolved too); a one-line BenchError when it does not (an absolute path, ``..``, a
+    symlink out of the folder) or is not a path at all. Every path read from a result record
+    goes through here."""
+    base = Path(root).resolve()
+    if not isinstance(relative, str | os.PathLike) or not str(relative):
+        raise BenchError(f"{what} {relative!r} is not a path inside {base}")
+    try:
+        path = (base / relative).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise BenchError(f"{what} {str(relative)!r} cannot be resolved ({exc})") from None
+    if path == base or not path.is_relative_to(base):
+        raise BenchError(f"{what} {str(relative)!r} is outside {base}")
+    return path

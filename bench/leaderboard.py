@@ -23,6 +23,7 @@ section of ``leaderboard.md``). Pruned search trials are never results.
 
 from __future__ import annotations
 
+import html
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -398,14 +399,21 @@ TUNING_NOTES = (
     "parameters the search started from. 'validation' is the best trial's validation mAP.")
 
 
+def md_cell(value: Any) -> str:
+    """``value`` as one Markdown table cell: line breaks become spaces, ``|`` is escaped and
+    so is HTML (a method label or an error message never breaks the table or adds markup)."""
+    text = " ".join(str(value).splitlines())
+    return html.escape(text, quote=False).replace("|", "\\|")
+
+
 def tuning_markdown(table: pd.DataFrame) -> str:
     if table.empty:
         return ""
     cols = list(table.columns)
     lines = ["## Default vs tuned (query-set mAP@all)", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+             "| " + " | ".join(map(md_cell, cols)) + " |", "|" + "---|" * len(cols)]
     for _, row in table.iterrows():
-        lines.append("| " + " | ".join(str(row[c]) for c in cols) + " |")
+        lines.append("| " + " | ".join(md_cell(row[c]) for c in cols) + " |")
     return "\n".join([*lines, "", TUNING_NOTES, ""])
 
 
@@ -431,9 +439,10 @@ def to_markdown(table: pd.DataFrame, title: str, failed: list[ResultRecord] | No
     if table.empty:
         return f"# {title}\n\nNo results yet.\n"
     header = ["method", *table.columns]
-    lines = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [f"# {md_cell(title)}", "", "| " + " | ".join(map(md_cell, header)) + " |",
+             "|" + "---|" * len(header)]
     for method, row in table.iterrows():
-        lines.append("| " + " | ".join([str(method), *[str(v) for v in row]]) + " |")
+        lines.append("| " + " | ".join(map(md_cell, [method, *row])) + " |")
     lines += ["", NOTES, ""]
     if failed:
         lines += ["## Failed trials (no result; a rerun retries them)", "",
@@ -441,12 +450,13 @@ def to_markdown(table: pd.DataFrame, title: str, failed: list[ResultRecord] | No
                   "|---|---|---|---|---|---|"]
         for r in failed:
             err = r.error
-            msg = (f"{err.type}: {err.message}" if err else "?").replace("|", "\\|")[:200]
-            lines.append(f"| {r.key} | {r.seed} | {msg} | {err.stage if err else ''} | "
-                         f"{r.attempt} | {err.traceback_file if err else ''} |")
+            msg = (f"{err.type}: {err.message}" if err else "?")[:200]
+            lines.append("| " + " | ".join(map(md_cell, [
+                r.key, r.seed, msg, err.stage if err else "", r.attempt,
+                (err.traceback_file or "") if err else ""])) + " |")
         lines.append("")
     for note in notes or []:
-        lines.append(f"* {note}")
+        lines.append(f"* {md_cell(note)}")
     return "\n".join(lines).rstrip() + "\n"
 
 

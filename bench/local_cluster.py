@@ -32,6 +32,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.files import write_private
+
 LOCALHOST = "127.0.0.1"
 #: GCS health checks tuned so that a killed node is declared dead in ~3 s instead of ~30 s
 FAST_HEALTH_CHECKS = {"RAY_health_check_period_ms": "1000",
@@ -190,8 +192,7 @@ class LocalCluster:
 
     def start(self) -> LocalCluster:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.token_file.write_text(secrets.token_hex(32))
-        self.token_file.chmod(0o600)
+        write_private(self.token_file, secrets.token_hex(32))
         self.gcs_port = free_port()
         try:
             self._start_node("head", head=True)

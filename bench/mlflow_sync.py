@@ -64,6 +64,8 @@ def sync(results: Path, uri: str | None = None, experiment: str | None = None,
     results = Path(results).resolve()
     if not results.is_dir():
         raise BenchError(f"results folder {results} does not exist")
+    if uri is not None:
+        tracking.check_uri(uri)  # before anything is read or written
     store = ResultStore(results)
     report = SyncReport()
     wanted = None if keys is None else set(keys)
@@ -155,6 +157,10 @@ class _Target:
     def upload(self, rec: ResultRecord, store: ResultStore, manifest: Manifest | None,
                report: SyncReport) -> str:
         """Log ``rec``; returns which list of the report its key belongs to."""
+        try:
+            store.check_paths(rec)  # a record pointing outside the folder is never uploaded
+        except BenchError as exc:
+            raise _Failed(str(exc)) from None
         existing = self._trial_run(rec)
         # complete only with the record's own end status: a run whose driver died after its
         # status tag was set was closed as KILLED by the next driver and must still end FINISHED

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
 from bench.files import sha256_file
 from bench.metrics import PROTOCOL, PROTOCOL_VERSION, unpack_codes
 from bench.results import ResultStore, load_codes
@@ -75,7 +76,10 @@ def recompute_record(store: ResultStore, rec: ResultRecord) -> tuple[str, str]:
     if not rec.finished:
         return "skipped", f"status {rec.status}"
     codes = rec.codes or {}
-    path = store.root / codes.get("file", f"codes/{rec.key}.npz")
+    try:
+        path = store.codes_file(rec)
+    except BenchError as exc:  # the record points outside the results folder
+        return "skipped", str(exc)
     if not path.is_file():
         return "skipped", f"codes file {path} is missing"
     if codes.get("sha256") and sha256_file(path) != codes["sha256"]:

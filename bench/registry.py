@@ -6,6 +6,12 @@ add theirs through the entry-point groups ``bench.methods`` and ``bench.datasets
 implementations are imported only when a trial runs, and spec modules import nothing heavy, so
 listing never loads torch.
 Duplicate names fail, unknown names fail with a "did you mean" suggestion.
+
+A name becomes folder and file names of the results folder, so every name must match
+:data:`bench.files.NAME_PATTERN` (``^[a-z0-9][a-z0-9._-]{0,63}$``: lower-case letters, digits,
+``.``, ``_``, ``-``; at most 64 characters, no separator, no leading dot). A built-in or
+run-time plugin with another name fails; a third-party entry point with one is refused with a
+one-line warning naming it (the other plugins stay usable).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+import re
 import sys
 from collections.abc import Mapping
 from importlib.metadata import entry_points
@@ -20,6 +27,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from bench.errors import PluginError, suggest
+from bench.files import NAME_PATTERN
 from bench.plugins import DatasetSpec, MethodSpec, load_object
 
 
@@ -45,12 +53,23 @@ def scan_builtins(package: str, spec_type: type) -> dict[str, str]:
         for attr, value in sorted(vars(module).items()):
             if isinstance(value, spec_type) and not attr.startswith("_"):
                 location = f"{module_name}:{attr}"
+                check_name(spec_type.__name__, value.name, location)
                 if value.name in found and found[value.name] != location:
                     raise PluginError(f"duplicate {spec_type.__name__} name {value.name!r}: "
                                       f"{found[value.name]} and {location}")
                 found[value.name] = location
     return found
 
+
+def valid_name(name: object) -> bool:
+    return isinstance(name, str) and re.fullmatch(NAME_PATTERN, name) is not None
+
+
+def check_name(kind: str, name: object, location: str) -> None:
+    """A one-line PluginError naming the plugin unless ``name`` matches NAME_PATTERN."""
+    if not valid_name(name):
+        raise PluginError(f"{kind} plugin {name!r} ({location}): a plugin name must match "
+                          f"{NAME_PATTERN} (it becomes a folder name of the results)")
 
 
 S = TypeVar("S", MethodSpec, DatasetSpec)
@@ -73,6 +92,12 @@ class Registry(Generic[S]):
             found = (scan_builtins(self._builtins, self.spec_type)
                      if isinstance(self._builtins, str) else dict(self._builtins))
             for ep in entry_points(group=self.group):
+                if not valid_name(ep.name):
+                    dist = getattr(ep.dist, "name", None) or "an unknown distribution"
+                    print(f"bench: warning: ignoring {self.kind} plugin {ep.name!r} = {ep.value} "
+                          f"(entry point of {dist}): a plugin name must match {NAME_PATTERN}",
+                          file=sys.stderr)
+                    continue
                 if ep.name in found and found[ep.name] != ep.value:
                     raise PluginError(
                         f"duplicate {self.kind} name {ep.name!r}: {found[ep.name]} and {ep.value}"
@@ -83,6 +108,7 @@ class Registry(Generic[S]):
 
     def register(self, name: str, location: str) -> None:
         """Add a plugin at run time (tests, notebooks). Duplicate names fail."""
+        check_name(self.kind, name, location)
         found = self._discover()
         if name in found:
             raise PluginError(f"duplicate {self.kind} name {name!r}: already {found[name]}")

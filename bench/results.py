@@ -14,7 +14,10 @@ Layout under the results folder::
 
 Writes are atomic (temporary file, then rename) and honour the umask. A record names its codes
 file with the file's SHA-256, so a truncated or replaced codes file is detected and the trial
-redone. A record that cannot be read is moved to ``quarantine/`` with a warning, and the rest of
+redone. Every path built from a record (its method, dataset and key) or read from one (its
+codes and traceback files) must stay inside the results folder once symlinks and ``..`` are
+resolved (:meth:`ResultStore.check_paths`); a record that points elsewhere is corrupt. A
+record that cannot be read is moved to ``quarantine/`` with a warning, and the rest of
 the folder is used. Two records of one definition and seed (possible only for records written by
 older harness versions, whose keys hashed parameters as given: ``1`` vs ``1.0``) never both
 count: the newest is kept and the others are reported.
@@ -32,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import BenchError
-from bench.files import atomic_write, atomic_write_bytes, sha256_file
+from bench.files import atomic_write, atomic_write_bytes, inside, safe_part, sha256_file
 from bench.schema import ResultRecord, group_id, json_safe
 
 QUARANTINE = "quarantine"
@@ -66,10 +69,11 @@ class ResultStore:
 
     # -- paths
     def record_path(self, method: str, dataset: str, key: str) -> Path:
-        return self.records_dir / method / dataset / f"{key}.json"
+        return (self.records_dir / safe_part(method, "method") / safe_part(dataset, "dataset")
+                / f"{safe_part(key, 'result key')}.json")
 
     def codes_path(self, key: str) -> Path:
-        return self.codes_dir / f"{key}.npz"
+        return self.codes_dir / f"{safe_part(key, 'result key')}.npz"
 
     # -- writing
     def write_record(self, record: ResultRecord) -> Path:
@@ -84,7 +88,7 @@ class ResultStore:
         return {"file": path.relative_to(self.root).as_posix(), "sha256": sha256_file(path)}
 
     def write_traceback(self, key: str, attempt: int, text: str) -> str:
-        path = self.failures_dir / key / f"attempt-{attempt}.txt"
+        path = self.failures_dir / safe_part(key, "result key") / f"attempt-{attempt}.txt"
         atomic_write_bytes(path, text.encode())
         return path.relative_to(self.root).as_posix()
 
@@ -106,19 +110,21 @@ class ResultStore:
         attempts = [*self.attempts_of(key, run_id),
                     {**entry, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
         text = json.dumps(json_safe({"run_id": run_id, "attempts": attempts}), sort_keys=True)
-        atomic_write_bytes(self.running_dir / f"{key}.json", text.encode())
+        atomic_write_bytes(self.running_dir / f"{safe_part(key, 'result key')}.json",
+                           text.encode())
 
     def attempts_of(self, key: str, run_id: str) -> list[dict]:
         """The attempts of ``key`` in run ``run_id`` that have not written a record."""
         try:
-            data = json.loads((self.running_dir / f"{key}.json").read_text())
-        except (OSError, ValueError):
+            path = self.running_dir / f"{safe_part(key, 'result key')}.json"
+            data = json.loads(path.read_text())
+        except (OSError, ValueError, BenchError):
             return []
         return list(data.get("attempts") or []) if data.get("run_id") == run_id else []
 
     def end_attempt(self, key: str) -> None:
         """The attempt wrote its record: nothing of it is left running."""
-        (self.running_dir / f"{key}.json").unlink(missing_ok=True)
+        (self.running_dir / f"{safe_part(key, 'result key')}.json").unlink(missing_ok=True)
 
     # -- reading
     def read(self, method: str, dataset: str, key: str) -> ResultRecord | None:
@@ -127,9 +133,11 @@ class ResultStore:
         if not path.is_file():
             return None
         try:
-            return load_record(path)
+            rec = load_record(path)
+            self.check_paths(rec)
         except BenchError:
             return None
+        return rec
 
     def check_finished(self, method: str, dataset: str, key: str) -> tuple[bool, str]:
         """(True, "") when ``key`` has a finished record whose codes file matches its
@@ -140,7 +148,7 @@ class ResultStore:
         if rec.status != "finished":
             return False, f"its last attempt {rec.status}"
         codes = rec.codes or {}
-        path = self.root / codes.get("file", f"codes/{key}.npz")
+        path = self.codes_file(rec)  # inside the folder: read() checked it
         if not path.is_file():
             return False, f"its codes file {path} is missing"
         if codes.get("sha256") and sha256_file(path) != codes["sha256"]:
@@ -157,6 +165,7 @@ class ResultStore:
         for path in sorted(self.records_dir.rglob("*.json")):
             try:
                 rec = load_record(path)
+                self.check_paths(rec)
             except BenchError as exc:
                 dst = self.quarantine(path)
                 out.quarantined.append((path, dst, str(exc).split(": ", 1)[-1]))
@@ -178,6 +187,24 @@ class ResultStore:
             for msg in out.messages():
                 warn(msg)
         return out
+
+    def codes_file(self, rec: ResultRecord) -> Path:
+        """The codes file ``rec`` names, resolved inside the results folder; a BenchError when
+        the record points outside it (see :func:`bench.files.inside`)."""
+        codes = rec.codes or {}
+        return inside(self.root, codes.get("file", f"codes/{rec.key}.npz"),
+                      f"record {rec.key}: its codes file")
+
+    def check_paths(self, rec: ResultRecord) -> None:
+        """A BenchError unless every path of ``rec`` stays inside the results folder: the
+        names its own file is built from, its codes file and its traceback file."""
+        for what, part in (("method", rec.method), ("dataset", rec.dataset),
+                           ("key", rec.key)):
+            safe_part(part, f"record {rec.key!r}: its {what}")
+        if rec.codes is not None or rec.finished:
+            self.codes_file(rec)
+        if rec.error is not None and rec.error.traceback_file:
+            inside(self.root, rec.error.traceback_file, f"record {rec.key}: its traceback file")
 
     def load_records(self, warn: Warn | None = None) -> list[ResultRecord]:
         return self.scan(warn).records

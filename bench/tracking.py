@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 from bench.errors import BenchError
-from bench.files import sqlite_file, sqlite_url, url_scheme
+from bench.files import inside, sqlite_file, sqlite_url, url_scheme
 
 EXPERIMENT = "bench"
 SCHEMES = ("sqlite", "http", "https", "file", "databricks", "postgresql", "mysql", "mssql")
@@ -57,10 +59,40 @@ def check_uri(uri: str) -> None:
     if scheme not in SCHEMES:
         raise BenchError(f"--tracking-uri {uri!r}: not an MLflow tracking URI (expected "
                          "sqlite:///ABS/PATH.db or http(s)://HOST:PORT)")
-    if scheme in ("http", "https") and "@" in uri.split("//", 1)[-1].split("/", 1)[0]:
-        raise BenchError("--tracking-uri: credentials in the URI would be written into run "
-                         "manifests and MLflow tags; give them in MLFLOW_TRACKING_USERNAME and "
-                         "MLFLOW_TRACKING_PASSWORD instead")
+    if has_credentials(uri, scheme in ("http", "https")):
+        raise BenchError("--tracking-uri: credentials in the URI (a password, or a token in its "
+                         "query) would be written into run manifests and MLflow tags; give "
+                         "them in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (a "
+                         "server) or the database's own means (e.g. PGPASSWORD, ~/.pgpass, "
+                         "~/.my.cnf) instead")
+
+
+#: a query parameter whose name contains one of these (lower case, letters only) carries a
+#: credential; :data:`_SECRET_WORDS` must be a whole word of the name (``api_key``, ``pwd``)
+_SECRET_PARTS = ("password", "passwd", "token", "secret", "credential", "apikey", "accesskey",
+                 "privatekey")
+_SECRET_WORDS = {"pass", "pwd", "key", "sig", "signature"}
+_SECRET_IN_VALUE = re.compile(r"(?i)\b(pwd|password|token|secret)\s*=")
+
+
+def has_credentials(uri: str, any_userinfo: bool = False) -> bool:
+    """Whether ``uri`` carries a credential: a password in its userinfo (``u:p@host``; any
+    userinfo when ``any_userinfo``), or a query parameter that looks like one (``?token=``,
+    ``password``, ``access_token``, ``sslpassword``, an ODBC string with ``PWD=``, ...)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "@" in uri or "?" in uri  # unparseable: refuse what might hide a secret
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at and (any_userinfo or ":" in userinfo):
+        return True
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        letters = re.sub(r"[^a-z]", "", name.lower())
+        words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
+        if any(p in letters for p in _SECRET_PARTS) or _SECRET_WORDS & set(words) \
+                or _SECRET_IN_VALUE.search(value):
+            return True
+    return False
 
 
 def _bound_http_calls() -> None:
@@ -325,7 +357,8 @@ def log_record(logger: RunLogger, record: Any, results_root: Path, record_file: 
         have = logger.metric_keys()
         logger.log_metrics({k: v for k, v in final.items() if k not in have}, step=0)
         if record.codes:
-            logger.log_artifact(Path(results_root) / record.codes["file"], "codes")
+            logger.log_artifact(inside(results_root, record.codes["file"], "codes file"),
+                                "codes")
     elif record.error is not None:
         logger.set_tags({"error": f"{record.error.type}: {record.error.message}"[:5000]})
     logger.set_tags({"status": record.status})

@@ -75,12 +75,12 @@ class Results:
 
     def _read_codes(self, rec: ResultRecord) -> dict[str, np.ndarray] | None:
         info = rec.codes or {}
-        path = self.root / info.get("file", f"codes/{rec.key}.npz")
         try:
+            path = ResultStore(self.root).codes_file(rec)  # never outside the folder
             if info.get("sha256") and sha256_file(path) != info["sha256"]:
                 return None
             return load_codes(path)
-        except (OSError, ValueError):
+        except (OSError, ValueError, BenchError):
             return None
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from bench.leaderboard import md_cell
+
 
 @dataclass
 class Table:
@@ -47,7 +49,8 @@ def number(value: float | None, digits: int = 3) -> str:
 
 
 def to_markdown(table: Table, level: int = 3) -> str:
-    lines = [f"{'#' * level} {table.title}", "", f"*Protocol:* {table.protocol}", ""]
+    lines = [f"{'#' * level} {md_text(table.title)}", "",
+             f"*Protocol:* {md_text(table.protocol)}", ""]
     if table.display.empty:
         lines += [] if table.notes else ["No results.", ""]
     else:
@@ -56,14 +59,19 @@ def to_markdown(table: Table, level: int = 3) -> str:
         for _, row in table.display.iterrows():
             lines.append("| " + " | ".join(_md(str(v)) for v in row) + " |")
         lines.append("")
-    lines += [f"{n}\n" for n in table.notes]
+    lines += [f"{md_text(n)}\n" for n in table.notes]
     if table.csv:
         lines += [f"Data: [{table.csv}]({table.csv})", ""]
     return "\n".join(lines)
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_cell(text)
+
+
+def md_text(text: str) -> str:
+    """A line of Markdown text from labels and messages: HTML escaped, one line."""
+    return html.escape(" ".join(str(text).splitlines()), quote=False)
 
 
 def to_html(table: Table, anchor: str) -> str:

@@ -7,6 +7,9 @@ trial is submitted, that the cluster can run the trials at all.
   connection attempt is bounded (:data:`CONNECT_WAIT_S`) with its retry log captured and turned
   into the reason (e.g. a refused authentication token). A local instance gets a watchdog
   (:mod:`bench.runner.reaper`) that stops every process of it if the driver dies.
+* A local instance listens on the loopback interface only (:func:`_loopback_only`: its GCS,
+  raylet, workers and agents bind 127.0.0.1, never every interface), and the token Ray
+  authenticates it with is a file only its owner can read (:func:`_private_token`).
 * :func:`check_feasible` refuses trials that no alive node can host (e.g. ``--gpus-per-trial 1``
   on a cluster without GPUs), naming the resource, instead of letting Tune wait forever.
 * :func:`node_identity` says which Ray node the calling process runs on (records keep it).
@@ -16,13 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import socket
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.files import write_private
 
 #: seconds for the TCP probe of a cluster address, and for Ray's own connection attempt
 PROBE_S = 3.0
@@ -50,17 +56,90 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
                 raise BenchError(f"this process is already connected to the Ray instance at "
                                  f"{current}; it cannot also join {address}")
             return
+        warn_readable_token()
         _connect_cluster(address)
         return
     if ray.is_initialized():
         return
+    warn_readable_token()
     try:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
+        with _loopback_only(), _private_token():
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True,
+                     _node_ip_address=LOOPBACK)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise BenchError(f"cannot start a local Ray instance: {_first(exc)}") from None
     from bench.runner.reaper import watch_local_instance
 
     watch_local_instance()
+
+
+LOOPBACK = "127.0.0.1"
+_warned_tokens: set[str] = set()
+
+
+@contextlib.contextmanager
+def _loopback_only() -> Iterator[None]:
+    """While a local instance starts: Ray's switch for loopback-only nodes
+    (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``), without which Ray rewrites 127.0.0.1 into the
+    machine's routable address and binds its GCS, raylet and worker ports on every interface.
+    The processes started meanwhile (GCS, raylet, and the workers the raylet starts) inherit
+    it; this process's environment is restored afterwards."""
+    from ray._private import ray_constants
+
+    name, before = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR, ray_constants.ENABLE_RAY_CLUSTER
+    saved = os.environ.get(name)
+    os.environ[name], ray_constants.ENABLE_RAY_CLUSTER = "0", False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+def token_file() -> Path | None:
+    """The token file Ray reads (``RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token``); None
+    when the token is given in ``RAY_AUTH_TOKEN``."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return None
+    given = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    return Path(given).expanduser() if given else Path.home() / ".ray" / "auth_token"
+
+
+def warn_readable_token() -> None:
+    """One warning per file when the token file Ray will read is readable by other users."""
+    path = token_file()
+    try:
+        mode = path.stat().st_mode & 0o777 if path is not None else 0
+    except OSError:
+        return
+    if mode & 0o077 and str(path) not in _warned_tokens:
+        _warned_tokens.add(str(path))
+        print(f"bench: warning: the Ray token file {path} is readable by other users (mode "
+              f"{mode:04o}); anyone who reads it can run code on the cluster: chmod 600 {path}",
+              file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _private_token() -> Iterator[None]:
+    """While a local instance starts: Ray makes a token for it when there is none, in
+    ``~/.ray/auth_token`` with the umask's mode (often world-readable). Make it first, mode
+    0600; a token file Ray creates anyway is made 0600 afterwards."""
+    path = token_file()
+    mode = os.environ.get("RAY_AUTH_MODE", "token").lower()
+    existed = path is None or path.exists()
+    if not existed and mode == "token" and "RAY_AUTH_TOKEN_PATH" not in os.environ:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_private(path, secrets.token_hex(32), exclusive=True)
+    try:
+        yield
+    finally:
+        if not existed and path is not None and path.exists():
+            with contextlib.suppress(OSError):
+                path.chmod(0o600)
 
 
 def gcs_target(address: str) -> tuple[str, int]:
