@@ -118,3 +118,19 @@ def test_leaderboard_marks_a_row_with_an_under_trained_seed():
     assert table.loc["dchmt (under-trained: quick schedule)", "I→T / 32"].endswith("(n=2/2)")
     df = long_table(recs)
     assert np.isclose(df[df["method"] == "mith"]["map_all"], 0.9).all()
+
+
+def test_dchmt_hash_lr_follows_the_schedule():
+    """DCHMT version 2: lr None takes the schedule's: quick 1e-3 (the reference's get_args,
+    batch 64), reference 1e-4 (its example command, batch 256); an explicit lr wins."""
+    from bench.methods.dchmt.method import DCHMT
+
+    def lr(**params: Any) -> tuple[float, float]:
+        m = DCHMT([32], params, seed=0)
+        m.schedule = m.resolve_schedule("synthetic-scenes")
+        m.record_schedule(m.schedule)
+        return m.hash_lr(), m.resolved_params["lr"]
+
+    assert lr() == (1e-3, 1e-3)  # auto = quick on generated data
+    assert lr(schedule="reference") == (1e-4, 1e-4)
+    assert lr(schedule="quick", lr=3e-4) == (3e-4, 3e-4)

@@ -25,7 +25,7 @@ SCHEDULES = {
                   "lr": 1e-4},
     # the default generated data on a CPU: the CLIP methods' common quick budget (2,000 pairs,
     # 3 epochs, batch 64) with the lr the reference's get_args pairs with batch 64 (1e-3,
-    # utils/get_args.py:31,38); 1e-4 moves the hash layers too little in ~93 steps (README)
+    # utils/get_args.py:26,34); 1e-4 moves the hash layers too little in ~93 steps (README)
     "quick": {"epochs": 3, "batch_size": 64, "eval_batch_size": 128, "max_train": 2000,
               "lr": 1e-3},
 }
