@@ -169,7 +169,26 @@ def entries(records: Iterable[ResultRecord]) -> list[Entry]:
         if fields_:
             values = {**flat[e.group], "group": e.group}
             e.label += " [" + ", ".join(_suffix(f, values.get(f)) for f in fields_) + "]"
+    mark_under_trained(out)
     return out
+
+
+def under_trained_mark(rec: ResultRecord) -> str:
+    """' (under-trained: S schedule)' for a record whose validation score was still rising at
+    its last epoch (``resolved_params["under_trained"]``, bench/training/method.py), else ''."""
+    if (rec.resolved_params or {}).get("under_trained") is not True:
+        return ""
+    return f" (under-trained: {rec.resolved_params.get('schedule') or 'its'} schedule)"
+
+
+def mark_under_trained(out: list[Entry]) -> None:
+    """Every row with an under-trained record (any seed) says so, on all of its entries."""
+    marks: dict[tuple[str, str], str] = {}
+    for e in out:
+        marks.setdefault((e.label, e.dataset), "")
+        marks[(e.label, e.dataset)] = marks[(e.label, e.dataset)] or under_trained_mark(e.record)
+    for e in out:
+        e.label += marks[(e.label, e.dataset)]
 
 
 def long_table(records: Iterable[ResultRecord]) -> pd.DataFrame:
@@ -431,7 +450,10 @@ NOTES = (
     "not comparable. '(trained on N pairs)': the method used a seeded subset of N of the "
     "budget's training pairs (its own cap). '[unified db]': the database items were coded from "
     "both modalities at once (bench run --database-codes unified), every other row codes each "
-    "modality alone.")
+    "modality alone. '(under-trained: S schedule)': in at least one seed the validation mAP of "
+    "the last epoch of schedule S was more than 0.02 above the best of the first half of its "
+    "epochs: the method was still learning when its schedule (e.g. the short CPU 'quick' one) "
+    "ended.")
 
 
 def to_markdown(table: pd.DataFrame, title: str, failed: list[ResultRecord] | None = None,

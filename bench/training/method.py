@@ -31,6 +31,28 @@ from bench.training.schedule import SCHEDULE_KEYS, resolve_schedule
 
 Codes = dict[str, dict[int, np.ndarray]]
 
+#: The under-trained rule: a run whose last validation score is more than this much (validation
+#: mAP) above the best score of the first half of its validations was still learning when its
+#: schedule ended. The first half, not the previous epoch: the warm-up-cosine schedules take the
+#: learning rate to ~0 at the end, so the last epoch alone gains little even far from a plateau.
+UNDER_TRAINED_GAIN = 0.02
+
+
+def late_gain(scores: Sequence[float]) -> float | None:
+    """The last validation score minus the best of the first ``max(1, n // 2)`` of the ``n``
+    scores (epoch order); None with fewer than two scores."""
+    if len(scores) < 2:
+        return None
+    half = max(1, len(scores) // 2)
+    return float(scores[-1]) - max(float(s) for s in scores[:half])
+
+
+def still_improving(scores: Sequence[float], margin: float = UNDER_TRAINED_GAIN) -> bool | None:
+    """The under-trained rule: True when :func:`late_gain` exceeds ``margin``; None when there
+    are fewer than two scores (nothing to compare)."""
+    gain = late_gain(scores)
+    return None if gain is None else gain > margin
+
 
 class TrainedHashMethod(HashMethod):
     """Schedules, validation-based selection, checkpoints and cached encoding.
@@ -59,6 +81,7 @@ class TrainedHashMethod(HashMethod):
         self._version = 0
         self._best_score = -math.inf
         self._best_state: dict[str, torch.Tensor] | None = None
+        self._val_scores: list[float] = []
 
     @property
     def name(self) -> str:
@@ -220,6 +243,7 @@ class TrainedHashMethod(HashMethod):
 
     def start_selection(self) -> None:
         self._best_score, self._best_state, self.best_epoch = -math.inf, None, None
+        self._val_scores = []
 
     def select(self, epoch: int, epochs: int, ctx: FitContext,
                metrics: dict[str, float]) -> None:
@@ -233,23 +257,37 @@ class TrainedHashMethod(HashMethod):
         if score is None:
             return
         metrics["val_map"] = float(score)
+        self._val_scores.append(float(score))
         if score > self._best_score:
             self._best_score, self.best_epoch = float(score), epoch
             self._best_state = self._snapshot()
 
     def finish_selection(self, epochs: int) -> None:
-        """Restore the best validated weights (or keep the final ones) and say which."""
+        """Restore the best validated weights (or keep the final ones) and say which; apply the
+        under-trained rule (:func:`still_improving`) to the run's validation scores."""
         assert self.net is not None
+        self.record_under_trained()
         if self._best_state is not None:
             self.net.load_state_dict(self._best_state, strict=False)
             self.changed()
             self._selection = (f"best validation mAP (harness validation split, epoch "
                                f"{self.best_epoch} of {epochs})")
+            gain = late_gain(self._val_scores)
+            if still_improving(self._val_scores):
+                self._selection += (f"; under-trained: the last validation mAP is {gain:.4f} "
+                                    f"above the first half's best (> {UNDER_TRAINED_GAIN})")
         elif self.params.get("selection", "validation") == "validation":
             self._selection = "final model (no validation score)"
         else:
             self._selection = "final model (no selection)"
         self._best_state = None
+
+    def record_under_trained(self) -> None:
+        """``resolved_params``: ``under_trained`` (the rule's verdict, :func:`still_improving`;
+        None without two validation scores) and ``val_late_gain`` (:func:`late_gain`)."""
+        gain = late_gain(self._val_scores)
+        self.resolve_param("under_trained", still_improving(self._val_scores))
+        self.resolve_param("val_late_gain", None if gain is None else round(gain, 6))
 
     # -- checkpoints -------------------------------------------------------------------------
 

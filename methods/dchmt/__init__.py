@@ -6,9 +6,9 @@ from bench.plugins import MethodSpec
 from bench.training.defaults import clip_method_defaults, param_types_for
 
 _DEFAULTS = clip_method_defaults(
-    # schedules (README): reference 100 epochs, batch 256 (the example command); quick
-    # BertAdam over CLIP (clip_lr) and the hash layers (lr): the example command's values
-    lr=1e-4, clip_lr=1e-5, weight_decay=0.2, warmup=0.1, max_grad_norm=1.0,
+    # BertAdam over CLIP (clip_lr) and the hash layers (lr). lr None: the schedule's (reference:
+    # 1e-4 with batch 256, the example command; quick: 1e-3 with batch 64, the argument defaults)
+    lr=None, clip_lr=1e-5, weight_decay=0.2, warmup=0.1, max_grad_norm=1.0,
     # hash layer: "select" (each bit a softmax over two logits, the code its argmax) or
     # "linear" (tanh, with the quantisation term)
     hash_layer="select", select_hidden=128,
@@ -22,12 +22,12 @@ _DEFAULTS = clip_method_defaults(
 SPEC = MethodSpec(
     name="dchmt",
     entry="bench.methods.dchmt.method:DCHMT",
-    version="1",
+    version="2",  # 2: the quick schedule's hash-layer lr is 1e-3 (get_args), not 1e-4
     supervision="supervised",
     inputs=("images", "captions", "labels"),
     multi_bit=False,  # one model per code length, as the reference scripts
     defaults=_DEFAULTS,
-    param_types=param_types_for(_DEFAULTS, hash_layer="'select'|'linear'",
+    param_types=param_types_for(_DEFAULTS, lr="float(0,]|null", hash_layer="'select'|'linear'",
                                 similarity="'euclidean'|'cosine'", loss_type="'l1'|'l2'",
                                 w_quan="float[0,]|null"),
     search_space={
