@@ -9,6 +9,7 @@ so.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -80,6 +81,31 @@ def writable_dir(path: Path, what: str = "results folder") -> Path:
     except OSError as exc:
         raise BenchError(f"{what} {path} is not writable ({exc.strerror})") from None
     return path
+
+
+def cannot_write(path: Path, exc: OSError, hint: str = "") -> BenchError:
+    """The one-line error of a write that failed: ``cannot write PATH (read-only ...)``."""
+    if exc.errno == errno.EROFS:
+        why = "read-only file system"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        why = f"read-only for this user: {exc.strerror}"
+    else:
+        why = exc.strerror or type(exc).__name__
+    return BenchError(f"cannot write {path} ({why}{'; ' + hint if hint else ''})")
+
+
+def check_writable(folder: Path, hint: str = "") -> Path:
+    """``folder`` created if absent and probed with a temporary file; a one-line BenchError
+    (:func:`cannot_write`) when it cannot be written."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise cannot_write(folder, exc, hint) from None
+    return folder
 
 
 def sqlite_url(path: Path) -> str:

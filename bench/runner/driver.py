@@ -265,7 +265,7 @@ def plan(req: RunRequest, log: Log = print, run_id: str | None = None) -> Plan:
     results = writable_dir(req.results_path)
     cache = req.cache_path
     store = ResultStore(results)
-    store.scan(warn=log)  # quarantine unreadable records now, with a warning
+    store.scan(warn=log, quarantine=True)  # quarantine unreadable records now, with a warning
     dspec = registry.datasets.get(req.dataset)
     preset = dspec.preset(req.preset)
     data_root = str(Path(req.data_root).expanduser().resolve()) if req.data_root else None
