@@ -293,7 +293,7 @@ def plan(req: RunRequest, log: Log = print, run_id: str | None = None) -> Plan:
         data_fingerprint=fingerprint, dataset_options=dict(req.dataset_options),
         data_root=data_root, encoder=encoder, device=req.device,
         gpus_per_trial=req.gpus_per_trial, run_id=run_id or new_run_id(),
-        requested_seeds=tuple(int(s) for s in req.seeds))
+        requested_seeds=tuple(int(s) for s in req.seeds), train_pool=len(split.train_pool))
     configs = expand(req.methods, req.bits, req.budgets, req.seeds, req.overrides, ctx)
     todo, skipped, redo = [], [], {}
     for cfg in configs:
