@@ -95,12 +95,13 @@ def cannot_write(path: Path, exc: OSError, hint: str = "") -> BenchError:
 
 
 def check_writable(folder: Path, hint: str = "") -> Path:
-    """``folder`` created if absent and probed with a temporary file; a one-line BenchError
-    (:func:`cannot_write`) when it cannot be written."""
-    folder = Path(folder)
+    """Probe that files can be written in ``folder`` (or, while it does not exist, in its
+    nearest existing parent) with a temporary file, removed at once: nothing is left behind; a
+    one-line BenchError (:func:`cannot_write`) when it cannot be written."""
+    folder = Path(folder).resolve()
+    existing = next((p for p in (folder, *folder.parents) if p.is_dir()), folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".write-test-")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
