@@ -9,6 +9,7 @@ so.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -97,6 +98,32 @@ def writable_dir(path: Path, what: str = "results folder") -> Path:
     except OSError as exc:
         raise BenchError(f"{what} {path} is not writable ({exc.strerror})") from None
     return path
+
+
+def cannot_write(path: Path, exc: OSError, hint: str = "") -> BenchError:
+    """The one-line error of a write that failed: ``cannot write PATH (read-only ...)``."""
+    if exc.errno == errno.EROFS:
+        why = "read-only file system"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        why = f"read-only for this user: {exc.strerror}"
+    else:
+        why = exc.strerror or type(exc).__name__
+    return BenchError(f"cannot write {path} ({why}{'; ' + hint if hint else ''})")
+
+
+def check_writable(folder: Path, hint: str = "") -> Path:
+    """Probe that files can be written in ``folder`` (or, while it does not exist, in its
+    nearest existing parent) with a temporary file, removed at once: nothing is left behind; a
+    one-line BenchError (:func:`cannot_write`) when it cannot be written."""
+    folder = Path(folder).resolve()
+    existing = next((p for p in (folder, *folder.parents) if p.is_dir()), folder)
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise cannot_write(folder, exc, hint) from None
+    return folder
 
 
 def sqlite_url(path: Path) -> str:

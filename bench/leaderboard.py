@@ -15,6 +15,11 @@ both modalities (``bench run --database-codes unified``, part of the definition)
 ``cmfh [unified db]``. The expected seeds of a group are the seeds its runs asked for; a cell
 says how many finished and which failed or are missing.
 
+A finished record counts only when its codes file is intact (present, matching the record's
+SHA-256, as ``bench run`` checks before it reuses a result): one whose codes file is missing or
+damaged is left out of every table, named in a note under the table and in a warning (``bench
+run`` redoes it).
+
 Results of ``bench tune`` (records with a ``tuning`` origin, definitions naming their study) are
 their own groups, labelled ``gnah (tuned: 40 trials)``; :func:`tuning_table` sets each beside
 the untuned group of the same setting ("default vs tuned", ``leaderboard_tuning.csv`` and a
@@ -32,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.files import atomic_write_bytes
+from bench.files import atomic_write_bytes, cannot_write
 from bench.results import ResultStore, Scan
 from bench.schema import DEFAULT_DATABASE_CODES, ResultRecord, group_id
 
@@ -459,7 +464,8 @@ NOTES = (
 def to_markdown(table: pd.DataFrame, title: str, failed: list[ResultRecord] | None = None,
                 notes: list[str] | None = None) -> str:
     if table.empty:
-        return f"# {title}\n\nNo results yet.\n"
+        return "\n".join([f"# {title}", "", "No results yet.", "",
+                          *[f"* {note}" for note in notes or []]]).rstrip() + "\n"
     header = ["method", *table.columns]
     lines = [f"# {md_cell(title)}", "", "| " + " | ".join(map(md_cell, header)) + " |",
              "|" + "---|" * len(header)]
@@ -485,11 +491,16 @@ def to_markdown(table: pd.DataFrame, title: str, failed: list[ResultRecord] | No
 def write_leaderboard(results_dir: Path, out_dir: Path | None = None,
                       warn: Warn | None = None, scan: Scan | None = None) -> dict[str, Path]:
     """Build the tables from every record under ``results_dir``; returns the written paths.
-    Unreadable records are quarantined and duplicates resolved (see ``ResultStore.scan``),
-    each reported through ``warn``."""
+    Unreadable records are skipped and duplicates resolved (see ``ResultStore.scan``), finished
+    records whose codes file is missing or damaged left out, each reported through ``warn``.
+    Nothing under ``results_dir`` but the tables is written; a one-line BenchError names a
+    table that cannot be written."""
     store = ResultStore(results_dir)
     scan = scan if scan is not None else store.scan(warn)
-    records = scan.records
+    broken = [(r, why) for r in scan.records if r.finished and r.codes and r.codes.get("file")
+              and (why := store.codes_problem(r))]
+    left_out = {r.key for r, _ in broken}
+    records = [r for r in scan.records if r.key not in left_out]
     out = Path(out_dir or results_dir).resolve()
     df = long_table(records)
     pivot = pivot_table(records)
@@ -497,10 +508,15 @@ def write_leaderboard(results_dir: Path, out_dir: Path | None = None,
     notes = [f"ignored {ignored.name}: same definition and seed as {kept.name} (newer)"
              for ignored, kept in scan.duplicates]
     notes += [f"unreadable record moved to {dst}" for _, dst, _ in scan.quarantined]
+    notes += [f"unreadable record {src} not counted ({why})" for src, why in scan.unreadable]
+    for r, why in broken:
+        notes.append(f"not counted: {r.key} ({why}; 'bench run' redoes it)")
+        if warn is not None:
+            warn(f"bench: warning: result {r.key} not counted: {why} ('bench run' redoes it)")
     paths = {"long": out / "leaderboard.csv", "pivot": out / "leaderboard_pivot.csv",
              "markdown": out / "leaderboard.md"}
-    atomic_write_bytes(paths["long"], df.to_csv(index=False).encode())
-    atomic_write_bytes(paths["pivot"], pivot.to_csv().encode())
+    _write(paths["long"], df.to_csv(index=False).encode())
+    _write(paths["pivot"], pivot.to_csv().encode())
     title = "Leaderboard: mAP@all and tie-aware mAP"
     if pivot.attrs.get("dataset"):
         title += f" on {pivot.attrs['dataset']}"
@@ -508,7 +524,15 @@ def write_leaderboard(results_dir: Path, out_dir: Path | None = None,
     tuning = tuning_table(records)
     if not tuning.empty:
         paths["tuning"] = out / "leaderboard_tuning.csv"
-        atomic_write_bytes(paths["tuning"], tuning.to_csv(index=False).encode())
+        _write(paths["tuning"], tuning.to_csv(index=False).encode())
         markdown += "\n" + tuning_markdown(tuning)
-    atomic_write_bytes(paths["markdown"], markdown.encode())
+    _write(paths["markdown"], markdown.encode())
     return paths
+
+
+def _write(path: Path, data: bytes) -> None:
+    """One table, atomically; a one-line BenchError when it cannot be written."""
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise cannot_write(path, exc, "--out DIR writes the tables elsewhere") from None

@@ -136,6 +136,8 @@ class _Target:
         if not self._exists(parent):
             found = self._find(f"tags.run_id = '{run_id}' and tags.kind = 'bench run'")
             parent = found[0].info.run_id if found else None
+        if parent is not None:
+            self._close_parent(parent, manifest)
         if parent is None:
             tags = {"kind": "bench run", "run_id": run_id, "bench.synced": "true"}
             if manifest is not None:
@@ -153,6 +155,16 @@ class _Target:
                 manifest.write(self.results)
         self.parents[run_id] = parent
         return parent
+
+    def _close_parent(self, parent: str, manifest: Manifest | None) -> None:
+        """End a parent run left RUNNING (its driver could not end it: the store was down)
+        with the final status of its driver run's manifest; a run still going is left alone."""
+        status = PARENT_STATUS.get(manifest.status) if manifest is not None else None
+        if status is None:
+            return
+        run = tracking.retry(lambda: self.client().get_run(parent))
+        if run.info.status == "RUNNING":
+            tracking.retry(lambda: self.client().set_terminated(parent, status))
 
     def upload(self, rec: ResultRecord, store: ResultStore, manifest: Manifest | None,
                report: SyncReport) -> str:

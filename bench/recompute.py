@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.files import sha256_file
+from bench.files import cannot_write
 from bench.metrics import PROTOCOL, PROTOCOL_VERSION, unpack_codes
 from bench.results import ResultStore, load_codes
 from bench.schema import ResultRecord
@@ -75,15 +75,13 @@ def recompute_record(store: ResultStore, rec: ResultRecord) -> tuple[str, str]:
     """("updated" | "unchanged" | "skipped", why) for one record (updated in place)."""
     if not rec.finished:
         return "skipped", f"status {rec.status}"
-    codes = rec.codes or {}
     try:
         path = store.codes_file(rec)
     except BenchError as exc:  # the record points outside the results folder
         return "skipped", str(exc)
-    if not path.is_file():
-        return "skipped", f"codes file {path} is missing"
-    if codes.get("sha256") and sha256_file(path) != codes["sha256"]:
-        return "skipped", f"codes file {path} does not match the record's SHA-256"
+    problem = store.codes_problem(rec)
+    if problem:
+        return "skipped", problem.removeprefix("its ")
     try:
         metrics = evaluate_codes_file(path, [int(b) for b in rec.bits])
     except (OSError, KeyError, ValueError) as exc:
@@ -98,7 +96,11 @@ def recompute_record(store: ResultStore, rec: ResultRecord) -> tuple[str, str]:
                       "previous_protocol_version": rec.protocol.get("version"),
                       "protocol_version": PROTOCOL_VERSION, "changed": changed[:50]}
     rec.metrics, rec.protocol = metrics, dict(PROTOCOL)
-    store.write_record(rec)
+    try:
+        store.write_record(rec)
+    except OSError as exc:
+        raise cannot_write(store.record_path(rec.method, rec.dataset, rec.key), exc,
+                           "--recompute updates the records in place") from None
     return "updated", ""
 
 

@@ -14,11 +14,13 @@ Layout under the results folder::
 
 Writes are atomic (temporary file, then rename) and honour the umask. A record names its codes
 file with the file's SHA-256, so a truncated or replaced codes file is detected and the trial
-redone. Every path built from a record (its method, dataset and key) or read from one (its
-codes and traceback files) must stay inside the results folder once symlinks and ``..`` are
-resolved (:meth:`ResultStore.check_paths`); a record that points elsewhere is corrupt. A
-record that cannot be read is moved to ``quarantine/`` with a warning, and the rest of
-the folder is used. Two records of one definition and seed (possible only for records written by
+redone (``bench leaderboard`` leaves such a record out, with a note). Every path built from a
+record (its method, dataset and key) or read from one (its codes and traceback files) must stay
+inside the results folder once symlinks and ``..`` are resolved
+(:meth:`ResultStore.check_paths`); a record that points elsewhere is corrupt. A record that
+cannot be read is reported in one line and skipped; only ``bench run`` moves it to
+``quarantine/`` (commands that only read never write to the folder), and the rest of the
+folder is used. Two records of one definition and seed (possible only for records written by
 older harness versions, whose keys hashed parameters as given: ``1`` vs ``1.0``) never both
 count: the newest is kept and the others are reported.
 """
@@ -49,11 +51,14 @@ class Scan:
     records: list[ResultRecord] = field(default_factory=list)  #: readable, one per (group, seed)
     duplicates: list[tuple[Path, Path]] = field(default_factory=list)  #: (ignored, kept)
     quarantined: list[tuple[Path, Path, str]] = field(default_factory=list)  #: (from, to, why)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  #: (path, why), left there
     paths: dict[str, Path] = field(default_factory=dict)  #: key -> record file
 
     def messages(self) -> list[str]:
         out = [f"bench: warning: unreadable result record {src} moved to {dst} ({why})"
                for src, dst, why in self.quarantined]
+        out += [f"bench: warning: unreadable result record {src} skipped ({why}); 'bench run' "
+                "sets it aside in quarantine/" for src, why in self.unreadable]
         out += [f"bench: note: {ignored} has the same definition and seed as {kept}; the newer "
                 f"({kept.name}) counts" for ignored, kept in self.duplicates]
         return out
@@ -147,17 +152,27 @@ class ResultStore:
             return False, ""
         if rec.status != "finished":
             return False, f"its last attempt {rec.status}"
-        codes = rec.codes or {}
-        path = self.codes_file(rec)  # inside the folder: read() checked it
-        if not path.is_file():
-            return False, f"its codes file {path} is missing"
-        if codes.get("sha256") and sha256_file(path) != codes["sha256"]:
-            return False, f"its codes file {path} does not match the record's SHA-256"
-        return True, ""
+        why = self.codes_problem(rec)
+        return not why, why
 
-    def scan(self, warn: Warn | None = None) -> Scan:
-        """Every record: unreadable ones moved to ``quarantine/`` (with ``warn``), duplicates
-        of one definition and seed resolved (newest kept)."""
+    def codes_problem(self, rec: ResultRecord) -> str:
+        """Why the codes file of the finished record ``rec`` cannot be trusted (missing, or
+        not matching the record's SHA-256); "" when it is intact."""
+        codes = rec.codes or {}
+        try:
+            path = self.codes_file(rec)
+        except BenchError as exc:  # the record points outside the results folder
+            return f"its codes file is not usable: {exc}"
+        if not path.is_file():
+            return f"its codes file {path} is missing"
+        if codes.get("sha256") and sha256_file(path) != codes["sha256"]:
+            return f"its codes file {path} does not match the record's SHA-256"
+        return ""
+
+    def scan(self, warn: Warn | None = None, quarantine: bool = False) -> Scan:
+        """Every record: unreadable ones skipped (with ``warn``; moved to ``quarantine/`` only
+        with ``quarantine``, which ``bench run`` alone asks for: reading never writes),
+        duplicates of one definition and seed resolved (newest kept)."""
         out = Scan()
         if not self.records_dir.exists():
             return out
@@ -167,8 +182,11 @@ class ResultStore:
                 rec = load_record(path)
                 self.check_paths(rec)
             except BenchError as exc:
-                dst = self.quarantine(path)
-                out.quarantined.append((path, dst, str(exc).split(": ", 1)[-1]))
+                why = str(exc).split(": ", 1)[-1]
+                if quarantine:
+                    out.quarantined.append((path, self.quarantine(path), why))
+                else:
+                    out.unreadable.append((path, why))
                 continue
             slot = (rec.group, rec.seed)
             if slot in best:

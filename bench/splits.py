@@ -253,6 +253,22 @@ def budget_label(budget: int | float | None) -> str:
     return "all" if budget is None else str(budget)
 
 
+def canonical_budget(budget: int | float | None,
+                     pool_size: int | None) -> int | float | None:
+    """The one form of a budget that draws a given training set from a pool of ``pool_size``
+    pairs, as hyperparameters have one canonical value: None ("all") for the whole pool, else
+    the number of pairs it draws (a fraction ``f`` -> ``round(f * pool_size)``, at least 1, as
+    :func:`draw_budget` counts it), so ``all``, ``1.0`` and the pool size are one result, and
+    so are ``1`` and ``1e-07``. A budget larger than the pool (which :func:`draw_budget`
+    rejects) and any budget when the pool size is unknown are returned as given."""
+    if budget is None or pool_size is None:
+        return budget
+    size = max(int(round(budget * pool_size)), 1) if isinstance(budget, float) else int(budget)
+    if size > pool_size:
+        return budget
+    return None if size == pool_size else size
+
+
 def draw_budget(split: Split, budget: int | float | None, seed: int) -> np.ndarray:
     """A seeded subset of the training pool of ``budget`` pairs (sorted dataset indices)."""
     pool = split.train_pool

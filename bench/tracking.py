@@ -46,6 +46,9 @@ HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RET
 KILLED = "KILLED"
 T = TypeVar("T")
 Warn = Callable[[str], None]
+#: tracking URIs whose outage was reported: one warning per outage for all the runs of this
+#: process (a call that succeeds, or a new run's experiment set-up, ends the outage)
+_DOWN: set[str] = set()
 
 
 def default_tracking_uri(results_dir: Path) -> str:
@@ -139,6 +142,7 @@ def first_line(exc: BaseException) -> str:
 def prepare_experiment(uri: str, results_dir: Path, name: str = EXPERIMENT) -> str:
     """Create (or find) the experiment in the driver, before any trial starts; its id.
     Raises whatever MLflow raises (the driver turns it into a warning)."""
+    _DOWN.discard(uri)
     mc = client(uri)
     exp = retry(lambda: mc.get_experiment_by_name(name))
     if exp is not None:
@@ -173,6 +177,7 @@ class RunLogger:
         self.created = False  #: this logger created the run (it has only what it logged)
         self._warn = warn or (lambda msg: print(msg, flush=True))
         self._client: Any = None
+        self._uri = uri
 
         if run_id is not None:
             def attach() -> str:
@@ -218,12 +223,16 @@ class RunLogger:
         if self.error is not None:
             return None
         try:
-            return fn()
+            out = fn()
         except Exception as exc:  # noqa: BLE001 - tracking is best effort, never fatal
             self.error = first_line(exc)
-            self._warn(f"bench: warning: MLflow tracking stopped for this run ({self.error}); "
-                       "results are still written to the results folder")
+            if self._uri not in _DOWN:  # the first run to meet this outage says so
+                _DOWN.add(self._uri)
+                self._warn(f"bench: warning: MLflow tracking stopped for this run "
+                           f"({self.error}); results are still written to the results folder")
             return None
+        _DOWN.discard(self._uri)
+        return out
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         def go() -> None:

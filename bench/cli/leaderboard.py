@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench.cli.console import say
 from bench.errors import BenchError
+from bench.files import check_writable
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,13 +26,15 @@ def main(args: argparse.Namespace) -> int:
     results_dir = Path(args.results).resolve()
     if not results_dir.is_dir():
         raise BenchError(f"results folder {results_dir} does not exist")
+    out = Path(args.out).resolve() if args.out else results_dir
+    check_writable(out, "--out DIR writes the tables elsewhere")  # before any work
     if args.recompute:
         from bench.recompute import recompute_all
 
         report = recompute_all(results_dir, log=say)
         for line in report.lines():
             print(line)
-    paths = write_leaderboard(results_dir, Path(args.out) if args.out else None, warn=say)
+    paths = write_leaderboard(results_dir, out, warn=say)
     print(paths["markdown"].read_text())
     print(f"bench: wrote {paths['long']}, {paths['pivot']}, {paths['markdown']}")
     return 0

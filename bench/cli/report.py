@@ -8,6 +8,7 @@ from pathlib import Path
 from bench.cli.console import say
 from bench.cli.parsing import parse_bits
 from bench.errors import BenchError
+from bench.files import check_writable
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +47,9 @@ def main(args: argparse.Namespace) -> int:
         if len(bits) != 1 or bits[0] <= 0:
             raise BenchError(f"--bits takes one positive code length, got {args.bits!r}")
         curve_bits = bits[0]
-    manifest = write_report(results_dir, Path(args.out).resolve() if args.out else None,
+    out = Path(args.out).resolve() if args.out else results_dir / "report"
+    check_writable(out, "--out DIR writes the report elsewhere")  # before any work
+    manifest = write_report(results_dir, out,
                             datasets=args.dataset or None, formats=formats,
                             reference_dir=reference, curve_bits=curve_bits, log=say)
     n_fig = sum(len(d["figures"]) for d in manifest["datasets"].values())

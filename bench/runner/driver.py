@@ -275,7 +275,7 @@ def plan(req: RunRequest, log: Log = print, run_id: str | None = None) -> Plan:
     results = writable_dir(req.results_path)
     cache = req.cache_path
     store = ResultStore(results)
-    store.scan(warn=log)  # quarantine unreadable records now, with a warning
+    store.scan(warn=log, quarantine=True)  # quarantine unreadable records now, with a warning
     dspec = registry.datasets.get(req.dataset)
     preset = dspec.preset(req.preset)
     data_root = str(Path(req.data_root).expanduser().resolve()) if req.data_root else None
@@ -303,7 +303,8 @@ def plan(req: RunRequest, log: Log = print, run_id: str | None = None) -> Plan:
         data_fingerprint=fingerprint, dataset_options=dict(req.dataset_options),
         data_root=data_root, encoder=encoder, device=req.device,
         gpus_per_trial=req.gpus_per_trial, run_id=run_id or new_run_id(),
-        requested_seeds=tuple(int(s) for s in req.seeds), database_codes=req.database_codes)
+        requested_seeds=tuple(int(s) for s in req.seeds), database_codes=req.database_codes,
+        train_pool=len(split.train_pool))
     configs = expand(req.methods, req.bits, req.budgets, req.seeds, req.overrides, ctx)
     todo, skipped, redo = [], [], {}
     for cfg in configs:

@@ -19,7 +19,7 @@ from bench.params import method_params
 from bench.plugins import MethodSpec, Preset
 from bench.runner.data import uses_features
 from bench.schema import DATABASE_CODES, DEFAULT_DATABASE_CODES, Definition, TrialConfig
-from bench.splits import budget_label
+from bench.splits import budget_label, canonical_budget
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class RunContext:
     requested_seeds: tuple[int, ...] = ()
     #: how every trial codes the retrieval database (bench.schema.DATABASE_CODES)
     database_codes: str = DEFAULT_DATABASE_CODES
+    #: pairs in the split's training pool: budgets are made canonical against it (one key per
+    #: training set, see bench.splits.canonical_budget); None: budgets are used as given
+    train_pool: int | None = None
 
 
 def check_overrides(specs: Sequence[MethodSpec], overrides: Mapping[str, Any]) -> None:
@@ -97,8 +100,11 @@ def make_trial(spec: MethodSpec, bits: Sequence[int], budget: int | float | None
                tuning: Mapping[str, Any] | None = None) -> TrialConfig:
     """The complete trial of ``spec`` with canonical ``params`` (see
     :func:`bench.params.method_params`) under ``ctx``. ``tuning``: the origin of a tuned
-    configuration (``bench tune``); its ``study`` becomes part of the definition."""
+    configuration (``bench tune``); its ``study`` becomes part of the definition. The budget
+    is made canonical against ``ctx.train_pool`` (``all`` and integer budgets keep their
+    labels, and so their keys; a fraction becomes the count it draws)."""
     check_database_codes([spec], ctx.database_codes)
+    budget = canonical_budget(budget, ctx.train_pool)
     dspec = registry.datasets.get(ctx.dataset)
     encoder = dict(ctx.encoder) if ctx.encoder is not None and uses_features(spec.inputs) \
         else None
@@ -128,11 +134,12 @@ def expand(methods: Sequence[str], bits: Sequence[int], budgets: Sequence[int | 
     specs = [registry.methods.get(m) for m in methods]
     check_overrides(specs, overrides)
     check_database_codes(specs, ctx.database_codes)
-    configs = []
+    configs: dict[str, TrialConfig] = {}  # budgets drawing one training set: one trial
     for spec in specs:
         params = method_params(spec, overrides)
         for bs in bit_sets(spec, bits):
             for budget in budgets:
                 for seed in seeds:
-                    configs.append(make_trial(spec, bs, budget, seed, params, ctx))
-    return configs
+                    cfg = make_trial(spec, bs, budget, seed, params, ctx)
+                    configs.setdefault(cfg.key, cfg)
+    return list(configs.values())
