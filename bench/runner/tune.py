@@ -19,6 +19,7 @@ Failures are of two kinds, and only one is retried:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -113,6 +114,23 @@ def _heartbeat(results_dir: Path, run_id: str):
     return Heartbeat()
 
 
+def stop_on_signal():
+    """A Tune stopper that ends every trial once SIGINT or SIGTERM was noted
+    (:mod:`bench.runner.interrupt`)."""
+    from ray.tune.stopper import Stopper
+
+    class StopOnSignal(Stopper):
+        def __call__(self, trial_id: str, result: dict) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            from bench.runner.interrupt import requested
+
+            return requested() is not None
+
+    return StopOnSignal()
+
+
 def prepare_ray(configs: Sequence[TrialConfig], address: str | None = None,
                 num_cpus: int | None = None) -> None:
     """Connect (or start a local instance) and check that every trial fits on a node; a
@@ -141,6 +159,7 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
     from bench import registry
 
     prepare_ray(configs, address, num_cpus)
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # the driver's stopper ends the trials
     run_id = configs[0].run_id if configs else name
     tuner = tune.Tuner(
         tune.with_resources(trainable, placement),
@@ -155,6 +174,7 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
             name=name, storage_path=str(Path(results_dir).resolve() / "ray"),
             verbose=1 if verbose else 0,
             failure_config=tune.FailureConfig(max_failures=max_retries),
+            stop=stop_on_signal(),
             callbacks=[_heartbeat(Path(results_dir).resolve(), run_id), *callbacks],
         ),
     )
