@@ -80,6 +80,8 @@ def client(uri: str):
 
     for name in STORE_SETUP_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # its error log (a traceback) repeats the exception it raises, which RunLogger reports
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     ensure_store(uri)
     return MlflowClient(tracking_uri=uri)
 
@@ -185,6 +187,8 @@ def retry(fn: Callable[[], T], attempts: int = 8) -> T:
 
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
+    if "database or disk is full" in text or "No space left on device" in text:
+        return f"{type(exc).__name__}: no space left on device (the store's disk is full)"
     return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
 
 

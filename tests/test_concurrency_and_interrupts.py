@@ -192,7 +192,7 @@ def test_ctrl_c_is_an_interruption_and_the_rerun_resumes(tmp_path):
     _, err = proc.communicate(timeout=60)
     done = _check_interrupted(tmp_path, proc.returncode, err, 4)
     assert 1 <= done < 4
-    again = start(run_args(tmp_path, "0,1,2,3", 0, "--no-ray"))
+    again = start(args)
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err[-3000:]
     assert f"resuming: {done} of 4 trial(s) already finished" in out
@@ -245,6 +245,10 @@ def test_a_full_disk_is_one_line_and_nothing_half_written_counts(tiny_disk, tmp_
                                                                  rec.key)[0]
     assert [m["status"] for m in manifests(tiny_disk)] == ["failed"]
     assert not [p for p in tiny_disk.rglob(".*.tmp")] + [p for p in tiny_disk.rglob(".*.npz")]
+    from bench.tracking import _store_complete
+
+    db = tiny_disk / "mlflow.db"  # the store is whole (and marked so), or not there at all
+    assert not db.exists() or (_store_complete(db) and (tiny_disk / "mlflow.db.ready").exists())
 
 
 HALF_STORE = """
