@@ -201,10 +201,11 @@ def test_ctrl_c_is_an_interruption_and_the_rerun_resumes(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_through_ray_is_an_interruption(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_through_ray_is_an_interruption(tmp_path, sig):
     proc = start(run_args(tmp_path, "0,1,2,3", 3, "--num-cpus", "1"))
     _wait_for_finished(tmp_path, proc, 1, 180)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     done = _check_interrupted(tmp_path, proc.returncode, err, 4)
     assert done < 4

@@ -16,7 +16,9 @@ request. The steps are public so that other drivers can reuse them:
    run taken over, so a sweep's runs stay under one parent), then the trials through Ray Tune
    or in this process. One trial's failure never stops the others; every trial leaves a
    record, and a trial whose worker died without one (after its infrastructure retries, see
-   :mod:`bench.runner.tune`) gets a ``failed`` record from the driver.
+   :mod:`bench.runner.tune`) gets a ``failed`` record from the driver. A key another driver
+   on the same results folder computes is waited for and counted as done
+   (:mod:`bench.locks`); an interruption is no failure (:mod:`bench.runner.interrupt`).
 4. :func:`run` - all of the above, then the leaderboard and the report of the run's dataset.
    With ``--address`` the cluster is joined and checked (reachable, authenticated, able to host
    every trial's CPU/GPU request) before any data is loaded.

@@ -159,7 +159,6 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
     from bench import registry
 
     prepare_ray(configs, address, num_cpus)
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # the driver's stopper ends the trials
     run_id = configs[0].run_id if configs else name
     tuner = tune.Tuner(
         tune.with_resources(trainable, placement),
@@ -178,7 +177,15 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
             callbacks=[_heartbeat(Path(results_dir).resolve(), run_id), *callbacks],
         ),
     )
-    grid = tuner.fit()
+    previous = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # the driver's stopper ends the trials
+    try:
+        grid = tuner.fit()
+    finally:
+        if previous is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous
     outcome: dict[str, str | None] = {}
     for result in grid:
         key = result.config["trial"]["key"] if result.config else "?"
