@@ -185,14 +185,14 @@ def _check_interrupted(results: Path, code: int, err: str, total: int) -> int:
 
 
 def test_ctrl_c_is_an_interruption_and_the_rerun_resumes(tmp_path):
-    args = run_args(tmp_path, "0,1,2,3", 1.5, "--no-ray")
+    args = run_args(tmp_path, "0,1,2,3", 1.0, "--no-ray")
     proc = start(args)
     _wait_for_finished(tmp_path, proc, 1, 120)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     done = _check_interrupted(tmp_path, proc.returncode, err, 4)
     assert 1 <= done < 4
-    again = start(args)
+    again = start([*args, "--tracking-uri", "none"])  # the same keys; no store to open
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err[-3000:]
     assert f"resuming: {done} of 4 trial(s) already finished" in out
@@ -252,45 +252,43 @@ def test_a_full_disk_is_one_line_and_nothing_half_written_counts(tiny_disk, tmp_
     assert not db.exists() or (_store_complete(db) and (tiny_disk / "mlflow.db.ready").exists())
 
 
-HALF_STORE = """
-import sqlite3, sys
+HALF_STORES = """
+import shutil, sqlite3, sys
 from pathlib import Path
 from mlflow.tracking import MlflowClient
 from bench.tracking import READY_SUFFIX, ensure_store
-db = Path(sys.argv[1]); uri = f"sqlite:///{db}"
-ensure_store(uri)
-if sys.argv[2] == "run":
-    client = MlflowClient(tracking_uri=uri)
-    client.create_run(client.create_experiment("e"))
-con = sqlite3.connect(db)
-con.execute("UPDATE alembic_version SET version_num = '451aebb31d03'")  # an early revision
-con.commit()
-con.close()
-db.with_name(db.name + READY_SUFFIX).unlink()
+empty, full = Path(sys.argv[1]), Path(sys.argv[2])
+ensure_store(f"sqlite:///{empty}")
+shutil.copy(empty, full)
+client = MlflowClient(tracking_uri=f"sqlite:///{full}")
+client.create_run(client.create_experiment("e"))
+for db in (empty, full):
+    con = sqlite3.connect(db)
+    con.execute("UPDATE alembic_version SET version_num = '451aebb31d03'")  # an early revision
+    con.commit()
+    con.close()
+empty.with_name(empty.name + READY_SUFFIX).unlink()
 """
 
 
-def _half_store(folder: Path, with_run: bool) -> str:
-    """A store whose schema set-up stopped part-way (its alembic revision is not the head, no
-    ready mark), as a process killed while creating it or a full disk leaves it."""
-    db = folder / "mlflow.db"
-    subprocess.run([sys.executable, "-c", HALF_STORE, str(db), "run" if with_run else "-"],
-                   check=True, cwd=TESTS.parent, capture_output=True)
-    return f"sqlite:///{db}"
+def _half_stores(tmp_path: Path) -> tuple[Path, Path]:
+    """Two stores whose schema set-up stopped part-way (the alembic revision is not the head,
+    no ready mark), as a process killed while creating one or a full disk leaves it: one
+    without runs, one with a run."""
+    empty, full = tmp_path / "empty" / "mlflow.db", tmp_path / "full" / "mlflow.db"
+    empty.parent.mkdir()
+    full.parent.mkdir()
+    subprocess.run([sys.executable, "-c", HALF_STORES, str(empty), str(full)], check=True,
+                   cwd=TESTS.parent, capture_output=True)
+    return empty, full
 
 
 def test_a_half_created_store_is_recreated_or_named(tmp_path):
     from bench.tracking import _store_complete, ensure_store, prepare_experiment
 
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    uri = _half_store(empty, with_run=False)
-    assert not _store_complete(empty / "mlflow.db")
-    prepare_experiment(uri, empty)  # recreated, then used
-    assert _store_complete(empty / "mlflow.db") and (empty / "mlflow.db.ready").exists()
-
-    full = tmp_path / "full"
-    full.mkdir()
-    uri = _half_store(full, with_run=True)
+    empty, full = _half_stores(tmp_path)
+    assert not _store_complete(empty) and not _store_complete(full)
+    prepare_experiment(f"sqlite:///{empty}", empty.parent)  # recreated, then used
+    assert _store_complete(empty) and (empty.parent / "mlflow.db.ready").exists()
     with pytest.raises(BenchError, match="interrupted while being created .* holds 1 run"):
-        ensure_store(uri)
+        ensure_store(f"sqlite:///{full}")
