@@ -292,3 +292,32 @@ def test_a_half_created_store_is_recreated_or_named(tmp_path):
     assert _store_complete(empty) and (empty.parent / "mlflow.db.ready").exists()
     with pytest.raises(BenchError, match="interrupted while being created .* holds 1 run"):
         ensure_store(f"sqlite:///{full}")
+
+
+@pytest.mark.slow
+def test_mlflow_serve_recreates_a_half_created_store(tmp_path):
+    import socket
+    import urllib.request
+
+    empty, _ = _half_stores(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "bench", "mlflow", "serve", "--host",
+                               "127.0.0.1", "--port", str(port), "--store", str(empty.parent)],
+                              cwd=TESTS.parent, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline, ok = time.time() + 120, False
+        while time.time() < deadline and not ok and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    ok = r.read().strip() == b"OK"
+            except OSError:
+                time.sleep(1)
+        assert ok, server.poll()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        out, _ = server.communicate(timeout=30)
+    assert "interrupted while being created and holds no run; recreating it" in out
+    assert (empty.parent / "mlflow.db.ready").exists()
