@@ -144,6 +144,22 @@ def test_two_drivers_share_one_results_folder(tmp_path):
     assert sorted(children) == sorted({r.key for r in ResultStore(tmp_path).load_records()})
 
 
+@pytest.mark.slow
+def test_two_ray_drivers_share_one_results_folder(tmp_path):
+    """The same through Ray (two local Ray instances): a trial whose key the other driver
+    computes waits in its worker and counts that driver's record."""
+    a = start(run_args(tmp_path, "0,1,2", 1.0, "--num-cpus", "1"))
+    b = start(run_args(tmp_path, "0,1,2", 1.0, "--num-cpus", "1"))
+    (_, err_a), (_, err_b) = a.communicate(timeout=400), b.communicate(timeout=400)
+    for code, err in ((a.returncode, err_a), (b.returncode, err_b)):
+        assert code == 0, err[-3000:]
+        assert "Traceback" not in err and "already exists" not in err, err[-3000:]
+    assert statuses(tmp_path) == {0: "finished", 1: "finished", 2: "finished"}
+    assert len(list((tmp_path / "codes").glob("*.npz"))) == 3
+    children = [key for status, _, key in mlflow_runs(tmp_path) if key]
+    assert sorted(children) == sorted({r.key for r in ResultStore(tmp_path).load_records()})
+
+
 def test_bench_tune_claims_a_study_atomically(tmp_path):
     import optuna
 
