@@ -57,10 +57,20 @@ def atomic_write(path: Path, write: Callable[[Path], None], suffix: str = ".tmp"
         write(Path(tmp))
         os.chmod(tmp, file_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:  # name the file meant
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
         raise
     return path
+
+
+def no_space_line(exc: OSError) -> str:
+    """The one line of a full disk (errno ENOSPC)."""
+    where = f" writing {exc.filename}" if exc.filename else ""
+    return (f"no space left on device{where}; free some space (or use another --results "
+            "folder) and rerun the same command: finished results are kept, nothing "
+            "half-written counts, and only the missing trials are computed")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:

@@ -101,6 +101,9 @@ def serve(host: str, port: int, store: Path, basic_auth: bool = False,
         (store / "artifacts").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BenchError(f"MLflow store {store} is not writable ({exc.strerror})") from None
+    from bench.tracking import ensure_store
+
+    ensure_store(f"sqlite:///{store / 'mlflow.db'}")  # whole, or a half one found and redone
     if basic_auth and not os.environ.get("MLFLOW_AUTH_CONFIG_PATH"):
         print("bench: warning: --basic-auth without MLFLOW_AUTH_CONFIG_PATH uses MLflow's "
               "default admin password; set your own (see 'bench mlflow serve --help')",

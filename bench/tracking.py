@@ -115,11 +115,97 @@ def client(uri: str):
 
     for name in STORE_SETUP_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    db = sqlite_file(uri)
-    if db is not None and not db.exists():
-        print(f"bench: creating the MLflow tracking store {db} (a new store takes a few "
-              "seconds)", file=sys.stderr, flush=True)
+    # its error log (a traceback) repeats the exception it raises, which RunLogger reports
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+    ensure_store(uri)
     return MlflowClient(tracking_uri=uri)
+
+
+#: next to a SQLite store: written once its creation (every schema migration) completed
+READY_SUFFIX = ".ready"
+
+
+def ensure_store(uri: str) -> None:
+    """Create the SQLite store of ``uri`` completely, once, under a file lock (two drivers,
+    or a driver and ``bench mlflow serve``, may start together), then mark it ready. A store
+    without the mark whose schema is not MLflow's current one was interrupted while being
+    created (killed, a full disk): recreated when it holds no run, else a BenchError with the
+    fix. Nothing for other URIs."""
+    db = sqlite_file(uri)
+    if db is None or db.with_name(db.name + READY_SUFFIX).exists():
+        return
+    from bench.locks import FileLock
+
+    for name in STORE_SETUP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(db.with_name(db.name + ".lock")):
+        ready = db.with_name(db.name + READY_SUFFIX)
+        if ready.exists():
+            return
+        if db.exists() and not _store_complete(db):
+            runs = _count_runs(db)
+            if runs:
+                raise BenchError(
+                    f"the MLflow store {db} was interrupted while being created (its schema "
+                    f"is incomplete) and holds {runs} run(s); back it up and run 'mlflow db "
+                    f"upgrade {uri}', or move it aside and run 'bench mlflow sync' to upload "
+                    "the results again")
+            print(f"bench: the MLflow store {db} was interrupted while being created and "
+                  "holds no run; recreating it", file=sys.stderr, flush=True)
+            _remove_store(db)
+        if not db.exists():
+            print(f"bench: creating the MLflow tracking store {db} (a new store takes a few "
+                  "seconds)", file=sys.stderr, flush=True)
+        try:
+            _create_store(uri)
+        except BaseException:
+            if not _store_complete(db) and not _count_runs(db):
+                _remove_store(db)  # half a store counts for nothing
+            raise
+        from bench.files import atomic_write_bytes
+
+        atomic_write_bytes(ready, b"ok\n")
+
+
+def _create_store(uri: str) -> None:
+    """The store as MLflow's client creates it on first use (tables, every migration)."""
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+
+
+def _sqlite_query(db: Path, sql: str) -> list[tuple]:
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _store_complete(db: Path) -> bool:
+    """Whether ``db`` has MLflow's current schema revision (every migration applied)."""
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    try:
+        rows = _sqlite_query(db, "SELECT version_num FROM alembic_version")
+    except Exception:  # noqa: BLE001 - no such table, not a database, ...
+        return False
+    return [r[0] for r in rows] == [_get_latest_schema_revision()]
+
+
+def _count_runs(db: Path) -> int:
+    try:
+        return int(_sqlite_query(db, "SELECT COUNT(*) FROM runs")[0][0])
+    except Exception:  # noqa: BLE001 - no runs table yet
+        return 0
+
+
+def _remove_store(db: Path) -> None:
+    for path in (db, *(db.with_name(db.name + s) for s in ("-journal", "-wal", "-shm"))):
+        path.unlink(missing_ok=True)
 
 
 def retry(fn: Callable[[], T], attempts: int = 8) -> T:
@@ -136,6 +222,8 @@ def retry(fn: Callable[[], T], attempts: int = 8) -> T:
 
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
+    if "database or disk is full" in text or "No space left on device" in text:
+        return f"{type(exc).__name__}: no space left on device (the store's disk is full)"
     return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
 
 

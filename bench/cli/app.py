@@ -4,7 +4,10 @@ a ``BenchError`` is one line ``bench: error: ...`` and exit code 2."""
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
+import threading
 
 from bench.cli import (
     datasets,
@@ -18,6 +21,7 @@ from bench.cli import (
     validate,
 )
 from bench.errors import BenchError
+from bench.files import no_space_line
 
 SUBCOMMANDS = (run, tune, leaderboard, report, ls, datasets, validate, train_clip, mlflow_tools)
 
@@ -31,13 +35,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand. Exit codes: 0 done, 1 some trial failed, 2 a ``BenchError`` or a
+    full disk (one line each), 130 interrupted (SIGINT, or SIGTERM for ``run`` and ``tune``:
+    one line saying what finished and how to resume)."""
     args = build_parser().parse_args(argv)
+    if args.command in ("run", "tune") and \
+            threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args) or 0)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print("bench: interrupted" + (f" {exc}" if str(exc) else ""), file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        print(f"bench: error: {no_space_line(exc)}", file=sys.stderr)
+        return 2

@@ -16,7 +16,9 @@ request. The steps are public so that other drivers can reuse them:
    run taken over, so a sweep's runs stay under one parent), then the trials through Ray Tune
    or in this process. One trial's failure never stops the others; every trial leaves a
    record, and a trial whose worker died without one (after its infrastructure retries, see
-   :mod:`bench.runner.tune`) gets a ``failed`` record from the driver.
+   :mod:`bench.runner.tune`) gets a ``failed`` record from the driver. A key another driver
+   on the same results folder computes is waited for and counted as done
+   (:mod:`bench.locks`); an interruption is no failure (:mod:`bench.runner.interrupt`).
 4. :func:`run` - all of the above, then the leaderboard and the report of the run's dataset.
    With ``--address`` the cluster is joined and checked (reachable, authenticated, able to host
    every trial's CPU/GPU request) before any data is loaded.
@@ -25,6 +27,7 @@ request. The steps are public so that other drivers can reuse them:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import time
@@ -408,13 +411,10 @@ def _execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str, log: 
         configs = [c.with_tracking(parent.tracking) for c in configs]
     status = "FAILED"
     try:
-        if req.execution.in_process:
-            from bench.runner.local import run_in_process
-
-            errors = run_in_process(configs, log)
-        else:
-            errors = _run_with_ray(configs, req, run_id,
-                                   [relay.callback()] if relay is not None else [])
+        errors, stopped = _run_trials(configs, req, run_id, log, relay)
+        if stopped is not None:
+            status = "KILLED"
+            raise _interrupted(configs, run_id, stopped)
         if relay is not None:
             parent, relay = relay.close(), None
         records = collect_records(configs, errors, run_id)
@@ -427,7 +427,55 @@ def _execute(configs: Sequence[TrialConfig], req: RunRequest, run_id: str, log: 
             parent.logger.close_running_children()  # attempts whose worker died
             parent.logger.end(status)
         with LOCK:
-            manifest.close(results, status.lower())
+            _close_manifest(manifest, results, "interrupted" if status == "KILLED"
+                            else status.lower())
+
+
+def _run_trials(configs: Sequence[TrialConfig], req: RunRequest, run_id: str, log: Log,
+                relay: Any) -> tuple[dict[str, str | None], str | None]:
+    """The trials, in this process or through Ray; (errors by key, the name of the signal
+    that interrupted them or None), see :mod:`bench.runner.interrupt`."""
+    from bench.runner.interrupt import on_signals, signal_name
+
+    errors: dict[str, str | None] = {}
+    try:
+        with on_signals(raise_at_once=req.execution.in_process) as stopped:
+            if req.execution.in_process:
+                from bench.runner.local import run_in_process
+
+                errors = run_in_process(configs, log)
+            else:
+                errors = _run_with_ray(configs, req, run_id,
+                                       [relay.callback()] if relay is not None else [])
+            return errors, stopped()
+    except KeyboardInterrupt:
+        return errors, signal_name()
+
+
+def _interrupted(configs: Sequence[TrialConfig], run_id: str, stopped: str) -> BaseException:
+    """What an interrupted run raises (nothing is recorded for the trials it cut off; their
+    attempts of this run are no longer 'running')."""
+    from bench.runner.interrupt import RunInterrupted
+
+    finished = 0
+    for cfg in configs:
+        store = ResultStore(Path(cfg.results_dir))
+        finished += store.check_finished(cfg.method, cfg.dataset, cfg.key)[0]
+        if store.attempts_of(cfg.key, run_id):
+            store.end_attempt(cfg.key)
+    return RunInterrupted(stopped, finished, len(configs))
+
+
+def _close_manifest(manifest: Any, results: Path, status: str) -> None:
+    """Close the run's manifest; on a full disk overwrite it in place (a rename needs room for
+    a second copy) so that it does not stay 'running'."""
+    try:
+        manifest.close(results, status)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        with contextlib.suppress(OSError):
+            manifest.close_in_place(results, status)
 
 
 @dataclass
@@ -509,17 +557,20 @@ def collect_records(configs: Sequence[TrialConfig], errors: Mapping[str, str | N
     """The record each trial of this run left, as the driver sees the results folder. A trial
     without one of this run (its worker died, e.g. killed for memory or a lost node, and the
     retries were spent), or whose codes file the driver cannot read back, gets a ``failed``
-    record here: nothing counts as finished unless the driver can verify it."""
+    record here: nothing counts as finished unless the driver can verify it. A verified
+    finished record of another run (a second driver on the same results folder computed the
+    key) counts as done, and a finished record is never replaced by a failure (the failure is
+    returned, not written: the record's check already makes a rerun redo it)."""
     out = []
     for cfg in configs:
         store = ResultStore(Path(cfg.results_dir))
         rec = store.read(cfg.method, cfg.dataset, cfg.key)
         problem = None
-        if rec is None or rec.run.get("id") != run_id:
-            problem = errors.get(cfg.key) or "the trial ended without writing its record"
-        elif rec.finished:
+        if rec is not None and rec.finished:
             ok, why = store.check_finished(cfg.method, cfg.dataset, cfg.key)
             problem = None if ok else f"its record is here but {why}"
+        elif rec is None or rec.run.get("id") != run_id:
+            problem = errors.get(cfg.key) or "the trial ended without writing its record"
         if problem is not None:
             attempts = store.attempts_of(cfg.key, run_id)
             last = attempts[-1] if attempts else {}
@@ -531,7 +582,9 @@ def collect_records(configs: Sequence[TrialConfig], errors: Mapping[str, str | N
                 node=str(last.get("node") or ""), ray_node=last.get("ray_node"),
                 lost_attempts=attempts,
                 tracking_state="off" if cfg.tracking is None else "pending")
-            store.write_record(rec)
+            current = store.read(cfg.method, cfg.dataset, cfg.key)
+            if current is None or not current.finished:  # never a failure over a result
+                store.write_record(rec)
             store.end_attempt(cfg.key)
         out.append(rec)
     return out
@@ -569,14 +622,32 @@ def run(req: RunRequest, log: Log = print) -> RunSummary:
     log(f"bench: {len(p.configs)} trial(s): {len(p.todo)} to run, {n_skip} already finished"
         f"{' (use --force to redo them)' if n_skip and not req.force else ''}")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    from bench.runner.interrupt import RunInterrupted
     from bench.runner.manifest import sweep_id
 
-    records = execute(p.todo, req, run_id, log, sweep=sweep_id([c.key for c in p.configs]))
+    sweep = sweep_id([c.key for c in p.configs])
+    _say_resuming(req.results_path, sweep, p, log)
+    try:
+        records = execute(p.todo, req, run_id, log, sweep=sweep)
+    except RunInterrupted as exc:
+        raise RunInterrupted(exc.signal_name, exc.finished, exc.total, n_skip) from None
     sync_pending(req, [c.key for c in p.configs], log)
     paths = write_leaderboard(req.results_path, warn=log)
     report = run_report(req, log) if req.report else None
     return RunSummary(run_id=run_id, results_dir=req.results_path, planned=len(p.configs),
                       skipped=p.skipped, records=records, leaderboard=paths, report=report)
+
+
+def _say_resuming(results: Path, sweep: str, p: Plan, log: Log) -> None:
+    """One line when an earlier run of this sweep was interrupted (or killed)."""
+    from bench.runner.manifest import RUNS, Manifest
+
+    earlier = [m for m in map(Manifest.load, sorted((results / RUNS).glob("*.json")))
+               if m is not None and m.sweep == sweep and m.status in ("interrupted", "killed")]
+    if earlier and p.todo:
+        log(f"bench: resuming: {len(p.skipped)} of {len(p.configs)} trial(s) already finished "
+            f"(run {earlier[-1].run_id} was {earlier[-1].status}); computing only the "
+            f"{len(p.todo)} missing")
 
 
 def sync_pending(req: RunRequest, keys: Sequence[str], log: Log) -> None:

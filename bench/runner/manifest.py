@@ -65,7 +65,7 @@ class Manifest:
     pid_start: int | None = None
     started: float = field(default_factory=time.time)
     heartbeat: float = field(default_factory=time.time)
-    status: str = "running"  #: running | finished | failed | killed
+    status: str = "running"  #: running | finished | failed | killed | interrupted
     command: str = ""
     n_trials: int = 0
     address: str | None = None
@@ -110,6 +110,15 @@ class Manifest:
         self.status = status
         self.heartbeat = time.time()
         self.write(results)
+
+    def close_in_place(self, results: Path, status: str) -> None:
+        """:meth:`close` overwriting the file itself (no temporary copy): for a full disk."""
+        self.status = status
+        self.heartbeat = time.time()
+        text = json.dumps(asdict(self), indent=1, sort_keys=True).encode()
+        with open(self.path(results, self.run_id), "r+b") as fh:
+            fh.truncate(0)
+            fh.write(text)
 
     def driver_alive(self) -> bool:
         """Whether the driver that wrote this manifest still runs (see the module doc)."""

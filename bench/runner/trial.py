@@ -21,6 +21,7 @@ execution mode, so a result does not depend on the machine's core count or on ho
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import platform
@@ -205,9 +206,58 @@ def validation_score(method: HashMethod, data: TrialData,
 def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = None,
               log: Log | None = None, search: bool = False) -> ResultRecord:
     """Run one trial and return its record (also written to the results folder);
-    ``search``: a search trial (see the module doc)."""
+    ``search``: a search trial (see the module doc). The trial holds its key's claim
+    (:func:`bench.locks.claim_key`) throughout: while another driver computes the same key it
+    waits, then returns that driver's record when it finished the key meanwhile (nothing is
+    computed or logged twice). An interruption (KeyboardInterrupt, SystemExit) leaves no
+    ``failed`` record: the key stays as it was, for a rerun to compute."""
+    from bench.locks import claim_key
+
     cfg = cfg if isinstance(cfg, TrialConfig) else TrialConfig.from_dict(cfg)
     report = report or (lambda metrics: None)
+    say = log or (lambda msg: print(f"[{cfg.key}] {msg}", flush=True))
+    with claim_key(cfg.results_dir, cfg.key, cfg.run_id, log=say):
+        other = finished_by_other_run(cfg)
+        if other is not None:
+            say(f"bench: {cfg.key}: finished meanwhile by run {other.run.get('id')} (another "
+                "driver on this results folder); not computed again")
+            score = other.validation.get("score")
+            report({FINAL_MARKER: 1, **({VALIDATION_METRIC: score} if score is not None
+                                        else {})})
+            return other
+        return _run_claimed(cfg, report, log, search)
+
+
+def run_started(run_id: str, results_dir: str | Path) -> float | None:
+    """When driver run ``run_id`` started (before it planned): the time in its id, else its
+    manifest's; None when unknown."""
+    from bench.runner.manifest import Manifest
+
+    with contextlib.suppress(ValueError, IndexError):
+        return time.mktime(time.strptime(run_id[4:19], "%Y%m%d-%H%M%S"))
+    m = Manifest.find(Path(results_dir), run_id) if run_id else None
+    return m.started if m is not None else None
+
+
+def finished_by_other_run(cfg: TrialConfig) -> ResultRecord | None:
+    """The verified finished record of ``cfg.key`` that another driver run wrote after this
+    run started (so this run planned it as missing, or as one to redo with --force); else
+    None."""
+    store = ResultStore(Path(cfg.results_dir))
+    done, _ = store.check_finished(cfg.method, cfg.dataset, cfg.key)
+    rec = store.read(cfg.method, cfg.dataset, cfg.key) if done else None
+    if rec is None or not cfg.run_id or (rec.run or {}).get("id") in (None, cfg.run_id):
+        return None
+    started = run_started(cfg.run_id, cfg.results_dir)
+    try:
+        written = store.record_path(cfg.method, cfg.dataset, cfg.key).stat().st_mtime
+    except OSError:
+        return None
+    return rec if started is not None and written >= started else None
+
+
+def _run_claimed(cfg: TrialConfig, report: Reporter, log: Log | None,
+                 search: bool) -> ResultRecord:
     progress = TrialProgress.of(cfg)
     log = progress.logger(log or (lambda msg: print(f"[{cfg.key}] {msg}", flush=True)))
     store = ResultStore(Path(cfg.results_dir))
@@ -249,6 +299,12 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
         _close(record)
         return record
     except BaseException as exc:
+        if _not_a_failure(exc):  # interrupted, or a full disk: nothing is recorded
+            with contextlib.suppress(OSError):
+                store.end_attempt(cfg.key)
+                store.clear_partial_writes(cfg.method, cfg.dataset, cfg.key)
+                progress.end("interrupted")
+            raise
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         tb_file = store.write_traceback(cfg.key, attempt, text)
         error = ErrorInfo(type=type(exc).__name__, message=_message(exc), stage=stage.name,
@@ -266,6 +322,13 @@ def run_trial(cfg: TrialConfig | Mapping[str, Any], report: Reporter | None = No
     score = record.validation.get("score")
     report({FINAL_MARKER: 1, **({VALIDATION_METRIC: score} if score is not None else {})})
     return record
+
+
+def _not_a_failure(exc: BaseException) -> bool:
+    """An interruption (Ctrl-C, SIGTERM, a stopped Ray worker) or a full disk: not the
+    method's failure, and no record of it could be trusted (or written)."""
+    return isinstance(exc, (KeyboardInterrupt, SystemExit)) or (
+        isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
 
 
 def _device_or_blank(cfg: TrialConfig) -> str:

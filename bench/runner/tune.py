@@ -19,6 +19,7 @@ Failures are of two kinds, and only one is retried:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -113,6 +114,23 @@ def _heartbeat(results_dir: Path, run_id: str):
     return Heartbeat()
 
 
+def stop_on_signal():
+    """A Tune stopper that ends every trial once SIGINT or SIGTERM was noted
+    (:mod:`bench.runner.interrupt`)."""
+    from ray.tune.stopper import Stopper
+
+    class StopOnSignal(Stopper):
+        def __call__(self, trial_id: str, result: dict) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            from bench.runner.interrupt import requested
+
+            return requested() is not None
+
+    return StopOnSignal()
+
+
 def prepare_ray(configs: Sequence[TrialConfig], address: str | None = None,
                 num_cpus: int | None = None) -> None:
     """Connect (or start a local instance) and check that every trial fits on a node; a
@@ -155,10 +173,19 @@ def run_with_ray(configs: Sequence[TrialConfig], results_dir: Path, name: str,
             name=name, storage_path=str(Path(results_dir).resolve() / "ray"),
             verbose=1 if verbose else 0,
             failure_config=tune.FailureConfig(max_failures=max_retries),
+            stop=stop_on_signal(),
             callbacks=[_heartbeat(Path(results_dir).resolve(), run_id), *callbacks],
         ),
     )
-    grid = tuner.fit()
+    previous = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # the driver's stopper ends the trials
+    try:
+        grid = tuner.fit()
+    finally:
+        if previous is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous
     outcome: dict[str, str | None] = {}
     for result in grid:
         key = result.config["trial"]["key"] if result.config else "?"

@@ -315,7 +315,7 @@ def search_cell(req: TuneRequest, cell: Cell, run_id: str, log: Log) -> CellOutc
         study = studies.create_study(storage, cell.name, cell.definition)
     else:
         studies.check_cell(study, cell.definition)
-    studies.claim(study, run_id, log)
+    studies.claim(study, run_id, log, folder)
     interrupted = False
     parent = None
     try:

@@ -141,9 +141,27 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def claim(study: Any, run_id: str, log: Log) -> None:
+_CLAIMS: dict[str, Any] = {}  #: study name -> the lock this process holds on it
+
+
+def claim(study: Any, run_id: str, log: Log, folder: Path | None = None) -> None:
     """Mark ``study`` as worked on by this process; refuse when another live process on this
-    host does (a driver on another host is only warned about: its liveness is unknown)."""
+    host does (a driver on another host is only warned about: its liveness is unknown). With
+    ``folder`` (the study's folder) the claim is first an exclusive lock on
+    ``folder/claim.lock`` (:class:`bench.locks.FileLock`, released when this process ends),
+    so two drivers starting together cannot both claim it."""
+    if folder is not None:
+        from bench.locks import FileLock, describe
+
+        lock = FileLock(Path(folder) / "claim.lock", {"run_id": run_id})
+        if not lock.acquire(wait=False):
+            raise BenchError(f"study {study.study_name!r} is being searched by "
+                             f"{describe(lock.owner())}; wait for it to finish or stop it "
+                             "first")
+        _CLAIMS[study.study_name] = lock
+        study.set_user_attr("active", {"run_id": run_id, "host": platform.node(),
+                                       "pid": os.getpid(), "since": time.strftime("%H:%M:%S")})
+        return
     active = study.user_attrs.get("active") or {}
     if active and active.get("run_id") != run_id:
         host, pid = active.get("host"), int(active.get("pid") or 0)
@@ -160,6 +178,9 @@ def claim(study: Any, run_id: str, log: Log) -> None:
 
 def release(study: Any) -> None:
     study.set_user_attr("active", {})
+    lock = _CLAIMS.pop(study.study_name, None)
+    if lock is not None:
+        lock.release()
 
 
 # --------------------------------------------------------------------------- trials
