@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from bench.plugins import FitContext, PairedData
 
@@ -29,3 +31,15 @@ def fit_context(tmp_path: Path, reports: list | None = None,
 
     return FitContext(validation=None, seed=0, device="cpu", workdir=tmp_path, report=report,
                       validate=validate, log=lambda msg: None)
+
+
+class FixedOutputs(nn.Module):
+    """Stands in for a CLIP method's network in loss tests: returns the given hash outputs,
+    whatever the inputs."""
+
+    def __init__(self, *outputs: torch.Tensor):
+        super().__init__()
+        self.outputs = outputs
+
+    def forward(self, images, captions):
+        return self.outputs
