@@ -163,16 +163,15 @@ class DatasetSpec:
     #: dataset with ``layouts`` accepts its layouts' options (typed by its reader).
     option_types: Mapping[str, str] = field(default_factory=dict)
 
-    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+    def check_options(self, options: Mapping[str, Any],
+                      allowed: Sequence[str] | None = None) -> dict[str, Any]:
         """``options`` checked (unknown keys with a suggestion, values against
-        ``option_types``) and canonical as method parameters are; one-line BenchError."""
-        if self.option_types:
-            allowed: Sequence[str] = tuple(self.option_types)
-        elif self.layouts:
-            from bench.io.layouts import layout_options
-
-            allowed = layout_options(self.layouts)
-        else:
+        ``option_types``) and canonical as method parameters are; one-line BenchError.
+        ``allowed``: the keys, when not those of ``option_types`` (a real dataset's layout
+        options, :func:`bench.io.layouts.layout_options`); neither: anything goes."""
+        if allowed is None and self.option_types:
+            allowed = tuple(self.option_types)
+        if allowed is None:
             return dict(options)
         from bench.params import canonical_value
 

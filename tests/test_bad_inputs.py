@@ -53,12 +53,12 @@ def test_dataset_opt_unknown_or_wrong_type(tmp_path, opt, pattern):
 
 def test_dataset_opt_scenes_and_real_datasets_suggest():
     from bench import registry
-    from bench.runner.driver import RunRequest, check_request
+    from bench.runner.driver import RunRequest, check_request, dataset_options
 
     with pytest.raises(BenchError, match=r"no option 'n_itms' \(did you mean 'n_items'\?\)"):
         check_request(RunRequest(methods=["lsh"], dataset_options={"n_itms": 5}))
     with pytest.raises(BenchError, match=r"no option 'captoin' \(did you mean 'caption'\?\)"):
-        registry.datasets.get("coco").check_options({"captoin": "first"})
+        dataset_options(registry.datasets.get("coco"), {"captoin": "first"})
 
 
 def test_dataset_opt_valid_values_keep_their_keys():
@@ -71,8 +71,11 @@ def test_dataset_opt_valid_values_keep_their_keys():
     assert out == {"n_items": 1500, "dim": 48, "seed": 3}
     assert all(type(v) is int for v in out.values())
     assert spec.check_options({"n_items": 1500.0}) == {"n_items": 1500}
+    from bench.runner.driver import dataset_options
+
     coco = registry.datasets.get("coco")
-    assert coco.check_options({"caption": "first", "bow": 50}) == {"caption": "first", "bow": 50}
+    assert dataset_options(coco, {"caption": "first", "bow": 50}) == {"caption": "first",
+                                                                      "bow": 50}
 
 
 # -- feature arrays: 2-d with at least one dimension ----------------------------------------

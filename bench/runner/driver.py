@@ -185,7 +185,7 @@ def check_request(req: RunRequest) -> None:
         raise BenchError(f"a bit length is listed twice in {list(req.bits)}")
     dspec = registry.datasets.get(req.dataset)
     preset = dspec.preset(req.preset)
-    dspec.check_options(req.dataset_options)
+    dataset_options(dspec, req.dataset_options)
     if not req.budgets:
         raise BenchError("no budget given")
     if len({budget_label(b) for b in req.budgets}) != len(req.budgets):
@@ -217,6 +217,17 @@ def check_trial_count(n: int, confirmed: bool, what: str, log: Log) -> None:
     if n > MAX_TRIALS_UNCONFIRMED and not confirmed:
         raise BenchError(f"{n:,} trials planned ({what}), more than "
                          f"{MAX_TRIALS_UNCONFIRMED}; pass --yes to run them all")
+
+
+def dataset_options(dspec: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``--dataset-opt`` values checked against the dataset's declared options (a real
+    dataset's: its layouts' options) and canonical; a one-line BenchError."""
+    allowed = None
+    if not dspec.option_types and dspec.layouts:
+        from bench.io.layouts import layout_options
+
+        allowed = layout_options(dspec.layouts)
+    return dspec.check_options(options, allowed)
 
 
 def _check_resources(req: RunRequest, specs: Sequence[Any]) -> None:
@@ -283,7 +294,7 @@ def _check_encoder_file(req: RunRequest, dspec: Any) -> None:
 def _check_budgets_cheaply(req: RunRequest, dspec: Any, preset: Any) -> None:
     """Budgets against the training pool before any data is generated, when the dataset knows
     its size from its options and the preset needs no labels."""
-    n = dspec.size(dspec.check_options(req.dataset_options))
+    n = dspec.size(dataset_options(dspec, req.dataset_options))
     if n is None or preset.fixed or preset.query_per_class or preset.train_per_class:
         return
     split = make_split(n, preset)
@@ -312,7 +323,7 @@ def plan(req: RunRequest, log: Log = print, run_id: str | None = None) -> Plan:
     dspec = registry.datasets.get(req.dataset)
     preset = dspec.preset(req.preset)
     data_root = str(Path(req.data_root).expanduser().resolve()) if req.data_root else None
-    options = dspec.check_options(req.dataset_options)
+    options = dataset_options(dspec, req.dataset_options)
     log(f"bench: loading dataset {req.dataset} ...")
     ds = load_dataset(req.dataset, data_root, str(cache), options)
     fingerprint = data_fingerprint(ds, data_root)

@@ -38,6 +38,7 @@ from bench.runner.driver import (
     RunRequest,
     check_request,
     check_trial_count,
+    dataset_options,
     execute,
     new_run_id,
     plan,
@@ -222,7 +223,7 @@ def _provisional_context(req: TuneRequest) -> RunContext:
     dspec = registry.datasets.get(req.run.dataset)
     return RunContext(dataset=dspec.name, preset=dspec.preset(req.run.preset),
                       results_dir=str(req.run.results_path), cache_dir=str(req.run.cache_path),
-                      dataset_options=dspec.check_options(req.run.dataset_options))
+                      dataset_options=dataset_options(dspec, req.run.dataset_options))
 
 
 def _define(req: TuneRequest, cells: Sequence[Cell], ctx: RunContext) -> None:
