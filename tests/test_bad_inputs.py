@@ -233,12 +233,14 @@ def test_copied_results_folder_logs_artifacts_into_the_copy(tmp_path):
 
 
 def test_tune_routes_optuna_log_lines_to_the_ray_log(tmp_path, capfd):
+    import optuna
+
     from bench.runner.ray_log import RayOutput
 
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)
     path = tmp_path / "logs" / "x-ray.log"
     with RayOutput(path, verbose=False, also=("optuna",)):
-        import optuna
-
         optuna.logging.get_logger("optuna.study.study").warning("optuna says hello")
         logging.getLogger("ray.tune").warning("ray says hello")
     err = capfd.readouterr().err
@@ -247,13 +249,19 @@ def test_tune_routes_optuna_log_lines_to_the_ray_log(tmp_path, capfd):
     assert "optuna says hello" in text and "ray says hello" in text
     optuna.logging.get_logger("optuna.study.study").warning("after")
     assert "after" in capfd.readouterr().err  # optuna's own handler is back
+    optuna.logging.set_verbosity(level)
 
 
-def test_tune_driver_uses_the_ray_log():
-    """``bench tune`` wraps its searches in the run's Ray log, Optuna's logger included."""
-    import inspect
-
-    from bench.tuning import driver
-
-    src = inspect.getsource(driver.tune)
-    assert "RayOutput(" in src and 'also=("optuna",)' in src and "capture_workers()" in src
+@pytest.mark.slow
+def test_tune_keeps_ray_and_optuna_lines_off_the_terminal(tmp_path):
+    proc = bench("tune", "--methods", "cca-itq", "--bits", "16", "--dataset",
+                 "synthetic-features", "--dataset-opt", "n_items=400", "--preset", "small",
+                 "--num-cpus", "2", "--max-concurrent", "1", "--no-report", "--trials", "2",
+                 "--final-seeds", "0", "--tracking-uri", "none", "--results", "r", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    terminal = proc.stdout + proc.stderr
+    assert "A new study created" not in terminal and "Started a local Ray" not in terminal
+    (log,) = (tmp_path / "r" / "logs").glob("*-ray.log")
+    text = log.read_text()
+    assert "A new study created" in text and "Started a local Ray instance" in text
+    assert "bench: 3 trial(s) planned (searches × (--trials + final runs))" in proc.stdout
