@@ -14,7 +14,9 @@ down, or went down during the trial: ``bench mlflow sync`` uploads it later, see
 record is logged, by the trial itself and by the sync.
 
 The embedded default is a SQLite file inside the results folder, with artifacts in
-``<results>/mlartifacts``; ``--tracking-uri`` points at a server (use one on multi-node
+``<results>/mlartifacts`` (a copied or moved results folder has its store pointed at its own
+``mlartifacts`` by the next driver: :func:`relocate_artifacts`); ``--tracking-uri`` points at a
+server (use one on multi-node
 clusters). Only ``MlflowClient`` is used, so no global MLflow state leaks between trials.
 """
 
