@@ -158,6 +158,40 @@ class DatasetSpec:
     #: For generated data: (option, default) giving the number of items without generating
     #: anything, e.g. ("n_items", 10000); lets the driver refuse impossible budgets at once.
     size_option: tuple[str, int] | None = None
+    #: Types of the dataset's ``--dataset-opt`` options, in the grammar of
+    #: ``MethodSpec.param_types`` (:mod:`bench.params`), e.g. ``{"n_items": "int[1,]"}``; a
+    #: dataset with ``layouts`` accepts its layouts' options (typed by its reader).
+    option_types: Mapping[str, str] = field(default_factory=dict)
+
+    def check_options(self, options: Mapping[str, Any],
+                      allowed: Sequence[str] | None = None) -> dict[str, Any]:
+        """``options`` checked (unknown keys with a suggestion, values against
+        ``option_types``) and canonical as method parameters are; one-line BenchError.
+        ``allowed``: the keys, when not those of ``option_types`` (a real dataset's layout
+        options, :func:`bench.io.layouts.layout_options`); neither: anything goes."""
+        if allowed is None and self.option_types:
+            allowed = tuple(self.option_types)
+        if allowed is None:
+            return dict(options)
+        from bench.params import canonical_value
+
+        out = {}
+        for key, value in options.items():
+            if key not in allowed:
+                raise BenchError(f"--dataset-opt {key}={value!r}: dataset {self.name!r} has no "
+                                 f"option {key!r}{suggest(key, allowed)} (options: "
+                                 f"{', '.join(sorted(allowed))})")
+            rule = self.option_types.get(key)
+            if rule is None:
+                out[key] = value
+                continue
+            ok, canon = canonical_value(rule, value)
+            if not ok:
+                wanted = " or ".join(a.describe() for a in parse_rule(rule))
+                raise BenchError(f"--dataset-opt {key}={value!r}: option {key!r} of dataset "
+                                 f"{self.name!r} must be {wanted}")
+            out[key] = canon
+        return out
 
     def size(self, options: Mapping[str, Any]) -> int | None:
         """The number of items under ``options`` when known without loading, else None."""

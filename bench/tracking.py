@@ -14,7 +14,9 @@ down, or went down during the trial: ``bench mlflow sync`` uploads it later, see
 record is logged, by the trial itself and by the sync.
 
 The embedded default is a SQLite file inside the results folder, with artifacts in
-``<results>/mlartifacts``; ``--tracking-uri`` points at a server (use one on multi-node
+``<results>/mlartifacts`` (a copied or moved results folder has its store pointed at its own
+``mlartifacts`` by the next driver: :func:`relocate_artifacts`); ``--tracking-uri`` points at a
+server (use one on multi-node
 clusters). Only ``MlflowClient`` is used, so no global MLflow state leaks between trials.
 """
 
@@ -232,13 +234,52 @@ def prepare_experiment(uri: str, results_dir: Path, name: str = EXPERIMENT) -> s
     Raises whatever MLflow raises (the driver turns it into a warning)."""
     _DOWN.discard(uri)
     mc = client(uri)
+    artifacts = None
+    if uri.startswith("sqlite:"):
+        artifacts = (Path(results_dir).resolve() / ARTIFACTS).as_uri()
+        relocate_artifacts(uri, results_dir)
     exp = retry(lambda: mc.get_experiment_by_name(name))
     if exp is not None:
         return exp.experiment_id
-    artifacts = None
-    if uri.startswith("sqlite:"):
-        artifacts = (Path(results_dir).resolve() / "mlartifacts").as_uri()
     return retry(lambda: mc.create_experiment(name, artifact_location=artifacts))
+
+
+ARTIFACTS = "mlartifacts"
+
+
+def relocate_artifacts(uri: str, results_dir: Path) -> int:
+    """The default store (``<results>/mlflow.db``) of a results folder that was copied or
+    moved still names the old folder's ``mlartifacts`` in its experiments and runs (MLflow
+    stores absolute locations): point them at this folder's, where the copy has its files,
+    so that new artifacts land here. Returns the number of experiments changed; nothing for
+    any other store."""
+    import sqlite3
+
+    db = sqlite_file(uri)
+    root = Path(results_dir).resolve()
+    if db is None or not db.exists() or db.resolve().parent != root:
+        return 0
+    here = (root / ARTIFACTS).as_uri()
+    rows = _sqlite_query(db, "SELECT experiment_id, artifact_location FROM experiments")
+    moved = [(eid, loc) for eid, loc in rows if isinstance(loc, str)
+             and loc.startswith("file://") and not loc.startswith(here + "/") and loc != here
+             and f"/{ARTIFACTS}" in loc]
+    if not moved:
+        return 0
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        with con:
+            for eid, loc in moved:
+                old = loc[:loc.rindex(f"/{ARTIFACTS}") + len(ARTIFACTS) + 1]
+                new = here + loc[len(old):]
+                con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                            (new, eid))
+                con.execute("UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) "
+                            "WHERE experiment_id = ? AND substr(artifact_uri, 1, ?) = ?",
+                            (here, len(old) + 1, eid, len(old), old))
+    finally:
+        con.close()
+    return len(moved)
 
 
 def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import sys
 import threading
@@ -42,7 +43,19 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run a subcommand. Exit codes: 0 done, 1 some trial failed, 2 a ``BenchError`` or a
     full disk (one line each), 130 interrupted (SIGINT, or SIGTERM for ``run`` and ``tune``:
-    one line saying what finished and how to resume)."""
+    one line saying what finished and how to resume), 141 stdout closed early (``| head``:
+    quietly, as other command-line tools)."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the flush at exit must not fail again
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("run", "tune") and \
             threading.current_thread() is threading.main_thread():

@@ -36,8 +36,9 @@ def add_run_options(r: argparse.ArgumentParser) -> None:
                    help=f"dataset (default {DEFAULT_DATASET})")
     r.add_argument("--encoder", default=None,
                    help="frozen encoder for datasets without features: 'bundled' (the "
-                        "project's small CLIP; the default on generated data) or an open_clip "
-                        "model name with local weights (required for real datasets)")
+                        "project's small CLIP; the default on generated data only) or an "
+                        "open_clip model name with local weights; a real dataset without "
+                        "features of its own needs it (no default there)")
     r.add_argument("--encoder-weights", default=None, metavar="FILE",
                    help="local weights file of --encoder (default: the bundled checkpoint, "
                         "or $BENCH_WEIGHTS_DIR/<name>.safetensors); never downloaded")
@@ -75,6 +76,8 @@ def add_run_options(r: argparse.ArgumentParser) -> None:
                    help="Ray's own output on the terminal too (Ray Tune's status table instead "
                         "of the compact progress view); it always goes to "
                         "RESULTS/logs/<run id>-ray.log")
+    r.add_argument("--yes", action="store_true",
+                   help="run a grid of more than 500 trials (refused without it)")
     r.add_argument("--no-report", action="store_true",
                    help="skip the report of the run's dataset (RESULTS/report) at the end")
 
@@ -97,7 +100,8 @@ def request_from(args: argparse.Namespace, seeds: list[int] | None = None,
                             max_concurrent=args.max_concurrent, max_retries=args.max_retries,
                             verbose=args.verbose),
         command=" ".join(sys.argv), report=not args.no_report,
-        database_codes=getattr(args, "database_codes", DEFAULT_DATABASE_CODES))
+        database_codes=getattr(args, "database_codes", DEFAULT_DATABASE_CODES),
+        confirmed=args.yes)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -163,9 +163,9 @@ def as_features(arr: Any, source: str) -> np.ndarray:
         raise BenchError(f"{source}: features must be numbers, found {a.dtype} values")
     if a.ndim == 1:
         a = a.reshape(-1, 1)
-    if a.ndim != 2:
-        raise BenchError(f"{source}: features must be a 2-d (pairs × dims) matrix, "
-                         f"found shape {a.shape}")
+    if a.ndim != 2 or a.shape[1] == 0:
+        raise BenchError(f"{source}: features must be a 2-d (pairs × dims) matrix with at "
+                         f"least one dimension, found shape {a.shape}")
     a = a.astype(np.float32)
     if not np.isfinite(a).all():
         raise BenchError(f"{source}: features contain NaN or infinite values")
@@ -199,10 +199,12 @@ def finalize(name: str, raw: RawPairs, *, n_classes: int | None = None,
              drop_unlabeled: bool = False) -> LoadedDataset:
     """Check ``raw`` (row counts, labels, features) and build the :class:`LoadedDataset`."""
     labels = as_multihot(raw.labels, raw.sources.get("labels", "labels"))
+    feats = {k: as_features(getattr(raw, k), raw.sources.get(k, k))
+             for k in ("image_features", "text_features") if getattr(raw, k) is not None}
     n = len(labels)
     counts = {raw.sources.get("labels", "labels"): n}
     for key in ("image_features", "text_features", "captions", "images", "names"):
-        value = getattr(raw, key)
+        value = feats.get(key, getattr(raw, key))
         if value is not None:
             counts[raw.sources.get(key, key)] = len(value)
     check_rows(counts, "pair counts")
@@ -211,8 +213,6 @@ def finalize(name: str, raw: RawPairs, *, n_classes: int | None = None,
     if n_classes is not None and labels.shape[1] != n_classes:
         raise BenchError(f"{raw.sources.get('labels', 'labels')}: {labels.shape[1]} label "
                          f"columns, but {name} has {n_classes} classes (wrong file or dataset?)")
-    feats = {k: as_features(getattr(raw, k), raw.sources.get(k, k))
-             for k in ("image_features", "text_features") if getattr(raw, k) is not None}
     empty = labels.sum(1) == 0
     keep = ~empty
     info: dict[str, Any] = {"layout": raw.layout, "files": dict(raw.sources), **raw.info}

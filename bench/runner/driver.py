@@ -54,7 +54,11 @@ from bench.schema import (
 from bench.splits import budget_label, draw_budget, make_split
 
 DEFAULT_DATASET = "synthetic-scenes"
-MAX_BITS = 4096
+#: the longest code length ``--bits`` accepts (published tables stop at 128; 1,024-bit codes
+#: already need 128 bytes per item and modality)
+MAX_BITS = 1024
+#: a grid of more trials than this needs ``--yes`` (``RunRequest.confirmed``)
+MAX_TRIALS_UNCONFIRMED = 500
 MAX_SEED = 2**32 - 1
 DEVICES = ("auto", "cpu", "cuda")
 Log = Callable[[str], None]
@@ -106,6 +110,8 @@ class RunRequest:
     report: bool = True  #: end with the report of the run's dataset (bench.report)
     #: how the retrieval database is coded (bench.schema.DATABASE_CODES); part of every key
     database_codes: str = DEFAULT_DATABASE_CODES
+    #: ``--yes``: go ahead with a grid of more than MAX_TRIALS_UNCONFIRMED trials
+    confirmed: bool = False
 
     @property
     def results_path(self) -> Path:
@@ -179,6 +185,7 @@ def check_request(req: RunRequest) -> None:
         raise BenchError(f"a bit length is listed twice in {list(req.bits)}")
     dspec = registry.datasets.get(req.dataset)
     preset = dspec.preset(req.preset)
+    dataset_options(dspec, req.dataset_options)
     if not req.budgets:
         raise BenchError("no budget given")
     if len({budget_label(b) for b in req.budgets}) != len(req.budgets):
@@ -204,10 +211,31 @@ def check_request(req: RunRequest) -> None:
     _check_budgets_cheaply(req, dspec, preset)
 
 
+def check_trial_count(n: int, confirmed: bool, what: str, log: Log) -> None:
+    """Say how many trials are planned; more than MAX_TRIALS_UNCONFIRMED need ``--yes``."""
+    log(f"bench: {n:,} trial(s) planned ({what})")
+    if n > MAX_TRIALS_UNCONFIRMED and not confirmed:
+        raise BenchError(f"{n:,} trials planned ({what}), more than "
+                         f"{MAX_TRIALS_UNCONFIRMED}; pass --yes to run them all")
+
+
+def dataset_options(dspec: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``--dataset-opt`` values checked against the dataset's declared options (a real
+    dataset's: its layouts' options) and canonical; a one-line BenchError."""
+    allowed = None
+    if not dspec.option_types and dspec.layouts:
+        from bench.io.layouts import layout_options
+
+        allowed = layout_options(dspec.layouts)
+    return dspec.check_options(options, allowed)
+
+
 def _check_resources(req: RunRequest, specs: Sequence[Any]) -> None:
     ex = req.execution
     if req.gpus_per_trial is not None and not req.gpus_per_trial >= 0:
         raise BenchError(f"--gpus-per-trial must be >= 0, got {req.gpus_per_trial}")
+    if req.gpus_per_trial and not ex.address and not ex.in_process:
+        _check_local_gpus(req.gpus_per_trial)
     if ex.max_concurrent is not None and ex.max_concurrent < 1:
         raise BenchError(f"--max-concurrent must be at least 1, got {ex.max_concurrent}")
     if ex.max_retries < 0:
@@ -222,6 +250,19 @@ def _check_resources(req: RunRequest, specs: Sequence[Any]) -> None:
         if need > ex.num_cpus:
             raise BenchError(f"--num-cpus {ex.num_cpus} is less than a trial's CPU request "
                              f"({need:g}); no trial could ever start")
+
+
+def _check_local_gpus(per_trial: float) -> None:
+    """A local Ray instance has this machine's GPUs: refuse a GPU request it cannot host
+    before any data is generated (the cluster case is checked when joining it)."""
+    import torch
+
+    have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if per_trial > have:
+        raise BenchError(f"--gpus-per-trial {per_trial:g}: this machine has "
+                         f"{'no GPU' if have == 0 else f'{have} GPU(s)'}; lower "
+                         "--gpus-per-trial (0 on CPU-only machines) or use --address with a "
+                         "GPU cluster")
 
 
 def _check_device(req: RunRequest) -> None:
@@ -253,7 +294,7 @@ def _check_encoder_file(req: RunRequest, dspec: Any) -> None:
 def _check_budgets_cheaply(req: RunRequest, dspec: Any, preset: Any) -> None:
     """Budgets against the training pool before any data is generated, when the dataset knows
     its size from its options and the preset needs no labels."""
-    n = dspec.size(req.dataset_options)
+    n = dspec.size(dataset_options(dspec, req.dataset_options))
     if n is None or preset.fixed or preset.query_per_class or preset.train_per_class:
         return
     split = make_split(n, preset)
@@ -282,8 +323,9 @@ def plan(req: RunRequest, log: Log = print, run_id: str | None = None) -> Plan:
     dspec = registry.datasets.get(req.dataset)
     preset = dspec.preset(req.preset)
     data_root = str(Path(req.data_root).expanduser().resolve()) if req.data_root else None
+    options = dataset_options(dspec, req.dataset_options)
     log(f"bench: loading dataset {req.dataset} ...")
-    ds = load_dataset(req.dataset, data_root, str(cache), dict(req.dataset_options))
+    ds = load_dataset(req.dataset, data_root, str(cache), options)
     fingerprint = data_fingerprint(ds, data_root)
     specs = [registry.methods.get(m) for m in req.methods]
     split = make_split(len(ds.items), preset, dict(ds.fixed_split) if ds.fixed_split else None,
@@ -303,7 +345,7 @@ def plan(req: RunRequest, log: Log = print, run_id: str | None = None) -> Plan:
         raise BenchError(f"dataset {ds.name!r} has no labels: it cannot be evaluated")
     ctx = RunContext(
         dataset=dspec.name, preset=preset, results_dir=str(results), cache_dir=str(cache),
-        data_fingerprint=fingerprint, dataset_options=dict(req.dataset_options),
+        data_fingerprint=fingerprint, dataset_options=options,
         data_root=data_root, encoder=encoder, device=req.device,
         gpus_per_trial=req.gpus_per_trial, run_id=run_id or new_run_id(),
         requested_seeds=tuple(int(s) for s in req.seeds), database_codes=req.database_codes,
@@ -320,6 +362,42 @@ def plan(req: RunRequest, log: Log = print, run_id: str | None = None) -> Plan:
         todo.append(cfg)
     return Plan(request=req, context=ctx, configs=configs, todo=todo, skipped=skipped,
                 redo=redo, split=split)
+
+
+#: what a results folder holds before its first trial: the cache and Ray's log
+_BEFORE_TRIALS = ("cache", "logs")
+
+
+def _missing(path: Path) -> Path | None:
+    """The topmost folder of ``path`` (itself included) that does not exist yet."""
+    top = None
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        top = p
+    return top
+
+
+@contextlib.contextmanager
+def removed_on_error(req: RunRequest):
+    """On an error while planning (before any trial), remove the folders this run created:
+    the cache folder, and the results folder when it holds nothing but the cache and logs;
+    a folder that existed before is never touched."""
+    import shutil
+
+    results = req.results_path
+    new_results, new_cache = _missing(results), _missing(req.cache_path)
+    try:
+        yield
+    except BaseException:
+        if new_cache is not None and not (new_results is not None
+                                          and new_cache.is_relative_to(new_results)):
+            shutil.rmtree(new_cache, ignore_errors=True)
+        if new_results is not None and results.is_dir() and all(
+                e.name in _BEFORE_TRIALS or (e.is_dir() and not any(e.iterdir()))
+                for e in results.iterdir()):
+            shutil.rmtree(new_results, ignore_errors=True)
+        raise
 
 
 def _encoder_for(req: RunRequest, dspec: Any) -> dict[str, Any]:
@@ -612,10 +690,13 @@ def run(req: RunRequest, log: Log = print) -> RunSummary:
     from bench.leaderboard import write_leaderboard
 
     check_request(req)
+    check_trial_count(len(req.methods) * len(req.bits) * len(req.budgets) * len(req.seeds),
+                      req.confirmed, "methods × bits × budgets × seeds", log)
     if req.execution.address and not req.execution.in_process:
         _join_cluster(req, log)
     run_id = new_run_id()
-    p = plan(req, log, run_id)
+    with removed_on_error(req):
+        p = plan(req, log, run_id)
     for key, why in p.redo.items():
         log(f"bench: redoing {key}: {why}")
     n_skip = len(p.skipped)

@@ -12,6 +12,7 @@ core writes straight to the process's stderr, and Ray's own session logs
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import threading
 import time
@@ -34,8 +35,8 @@ class RayOutput:
     included); the workers' forwarded output from :meth:`capture_workers`, called once Ray is
     connected (``ray.init`` installs its printer)."""
 
-    def __init__(self, path: Path, verbose: bool = False):
-        self.path, self.verbose = path, verbose
+    def __init__(self, path: Path, verbose: bool = False, also: tuple[str, ...] = ()):
+        self.path, self.verbose, self.also = path, verbose, also  #: also: more loggers
         self._stack = contextlib.ExitStack()
         self._fh: IO[str] | None = None
 
@@ -49,15 +50,20 @@ class RayOutput:
         import ray  # noqa: F401 - its import installs the handlers taken off here
         import ray.tune  # noqa: F401
 
+        for name in self.also:  # their import installs their handlers too (optuna's)
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+
         changed: list[tuple[logging.Logger, list[logging.Handler]]] = []
-        for name in ["ray", *sorted(logging.root.manager.loggerDict)]:
+        tops = ("ray", *self.also)
+        for name in [*tops, *sorted(logging.root.manager.loggerDict)]:
             logger = logging.getLogger(name)
-            if name != "ray" and (not name.startswith("ray.") or not logger.handlers):
+            if name not in tops and (not name.startswith("ray.") or not logger.handlers):
                 continue
             hidden = [] if self.verbose else list(logger.handlers)
             for h in hidden:
                 logger.removeHandler(h)
-            if name == "ray" or not logger.propagate:
+            if name in tops or not logger.propagate:
                 logger.addHandler(handler)
             changed.append((logger, hidden))
 

@@ -37,9 +37,12 @@ from bench.runner.driver import (
     Plan,
     RunRequest,
     check_request,
+    check_trial_count,
+    dataset_options,
     execute,
     new_run_id,
     plan,
+    removed_on_error,
     run_report,
 )
 from bench.runner.grid import RunContext, bit_sets, make_trial
@@ -220,7 +223,7 @@ def _provisional_context(req: TuneRequest) -> RunContext:
     dspec = registry.datasets.get(req.run.dataset)
     return RunContext(dataset=dspec.name, preset=dspec.preset(req.run.preset),
                       results_dir=str(req.run.results_path), cache_dir=str(req.run.cache_path),
-                      dataset_options=dict(req.run.dataset_options))
+                      dataset_options=dataset_options(dspec, req.run.dataset_options))
 
 
 def _define(req: TuneRequest, cells: Sequence[Cell], ctx: RunContext) -> None:
@@ -412,13 +415,19 @@ def _check_validation(req: TuneRequest, p: Plan) -> None:
 def tune(req: TuneRequest, log: Log = print) -> TuneSummary:
     """Check, plan, search every cell, run the best configurations, rebuild the leaderboard."""
     from bench.leaderboard import write_leaderboard
+    from bench.runner.ray_log import RayOutput, ray_log_path
     from bench.runner.tune import init_ray
 
     started = time.time()
     cells = check_tune(req, log)
+    finals = len(req.run.seeds) if req.final else 0
+    per_cell = len(req.run.seeds) if req.final and req.compare_defaults else 0
+    check_trial_count(len(cells) * (req.trials + finals + per_cell), req.run.confirmed,
+                      "searches × (--trials + final runs)", log)
     run_id = new_run_id()
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    p = plan(req.run, log, run_id)
+    with removed_on_error(req.run):
+        p = plan(req.run, log, run_id)
     _check_validation(req, p)
     _define(req, cells, p.context)
     if req.study is not None:
@@ -430,8 +439,13 @@ def tune(req: TuneRequest, log: Log = print) -> TuneSummary:
     log(f"bench: tune: {len(cells)} search(es) of {req.trials} trial(s) each (the same budget "
         f"and at most {req.max_concurrent} trial(s) at once for every method); objective: "
         "held-out validation mAP, mean of both directions; the query set is never used")
-    init_ray(req.run.execution.address, req.run.execution.num_cpus)
-    outcomes = [search_cell(req, cell, run_id, log) for cell in cells]
+    with RayOutput(ray_log_path(req.run.results_path, run_id), req.run.execution.verbose,
+                   also=("optuna",)) as ray_output:
+        log(f"bench: Ray's and Optuna's own output goes to {ray_output.path}"
+            + (" (and here: --verbose)" if req.run.execution.verbose else ""))
+        init_ray(req.run.execution.address, req.run.execution.num_cpus)
+        ray_output.capture_workers()
+        outcomes = [search_cell(req, cell, run_id, log) for cell in cells]
 
     store = ResultStore(req.run.results_path)
     todo, skipped = [], []

@@ -26,6 +26,7 @@ SPEC = DatasetSpec(
     default_preset="default",
     needs_root=False,
     size_option=("n_items", 10000),
+    option_types={"n_items": "int[1,]", "seed": "int[0,]"},
     description=(
         "Generated 64x64 scenes (sky, sunset, night, rooms, sea, lakes, rivers, buildings, "
         "trees, flowers, people, animals, vehicles, food) with natural-language captions "

@@ -18,6 +18,7 @@ SPEC = DatasetSpec(
     default_preset="default",
     needs_root=False,
     size_option=("n_items", 10000),
+    option_types={"n_items": "int[1,]", "dim": "int[1,]", "seed": "int[0,]"},
     description=(
         "Multi-hot labels over 24 concepts (uneven frequencies, grouped co-occurrence); image and "
         "text vectors built from the labels in one shared space plus a modality gap, a "
