@@ -179,6 +179,9 @@ class _Target:
         if existing is not None and existing.info.status == tracking.run_status(rec) \
                 and existing.data.tags.get("status") == rec.status:
             self._mark_logged(rec, store, existing.info.run_id)
+            parent = existing.data.tags.get("mlflow.parentRunId")
+            if parent and self._exists(parent):  # its parent may still be left RUNNING
+                self._close_parent(parent, manifest)
             return "already"
         parent = self.parent_for(rec.run.get("id") or "unknown", manifest, report)
         tags = tracking.trial_tags(

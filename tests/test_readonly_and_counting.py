@@ -286,6 +286,22 @@ def test_sync_closes_the_parent_run_with_the_manifest_status(tmp_path, capsys):
     assert client.get_run(manifest["parent_run_id"]).info.status == "FINISHED"
 
 
+def test_sync_of_logged_records_closes_a_parent_left_running(tmp_path, capsys):
+    """Every trial already uploaded, only the parent's end lost: ``sync --all`` ends it."""
+    from mlflow.tracking import MlflowClient
+
+    results, store = tmp_path / "results", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["run", "--methods", "lsh", *SMALL, "--results", str(results),
+                 "--tracking-uri", store]) == 0
+    manifest = json.loads(next((results / "runs").glob("*.json")).read_text())
+    client = MlflowClient(store)
+    client.update_run(manifest["parent_run_id"], status="RUNNING")
+    capsys.readouterr()
+    assert main(["mlflow", "sync", "--results", str(results), "--all"]) == 0
+    assert "0 run(s) created, 0 completed, 1 already logged" in capsys.readouterr().out
+    assert client.get_run(manifest["parent_run_id"]).info.status == "FINISHED"
+
+
 #: a test method whose fit, for seed 1, runs the hooks (the test kills the MLflow server there)
 HOOKS: list = []
 
