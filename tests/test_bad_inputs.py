@@ -164,10 +164,18 @@ def test_big_grid_needs_yes_and_is_announced(tmp_path):
     seeds = ",".join(map(str, range(501)))
     proc = bench("run", "--methods", "lsh", *SMALL, "--seeds", seeds, "--results", "r",
                  cwd=tmp_path)
-    assert_user_error(proc, "501 trials planned (methods × bits × budgets × seeds), more than "
-                            "500; pass --yes")
+    assert_user_error(proc, "501 trials planned (methods × bits × budgets × seeds; a multi-bit "
+                            "method's lengths share one trial), more than 500; pass --yes")
     assert "bench: 501 trial(s) planned" in proc.stdout
     assert not (tmp_path / "r").exists()
+
+
+def test_the_planned_count_is_the_number_of_trials(tmp_path):
+    # cca codes every length in one trial, lsh one trial per length: 1 + 3 per seed
+    proc = bench("run", "--methods", "lsh,cca", *SMALL, "--bits", "16,32,64", "--seeds", "0,1",
+                 "--results", "r", "--no-ray", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "bench: 8 trial(s) planned" in proc.stdout
 
 
 def test_bits_above_limit_refused(tmp_path):

@@ -42,7 +42,13 @@ from bench.errors import BenchError
 from bench.files import writable_dir
 from bench.params import method_params
 from bench.results import ResultStore
-from bench.runner.grid import RunContext, check_database_codes, check_overrides, expand
+from bench.runner.grid import (
+    RunContext,
+    bit_sets,
+    check_database_codes,
+    check_overrides,
+    expand,
+)
 from bench.schema import (
     DEFAULT_DATABASE_CODES,
     ErrorInfo,
@@ -690,8 +696,10 @@ def run(req: RunRequest, log: Log = print) -> RunSummary:
     from bench.leaderboard import write_leaderboard
 
     check_request(req)
-    check_trial_count(len(req.methods) * len(req.bits) * len(req.budgets) * len(req.seeds),
-                      req.confirmed, "methods × bits × budgets × seeds", log)
+    per_budget_seed = sum(len(bit_sets(registry.methods.get(m), req.bits)) for m in req.methods)
+    check_trial_count(per_budget_seed * len(req.budgets) * len(req.seeds), req.confirmed,
+                      "methods × bits × budgets × seeds; a multi-bit method's lengths share "
+                      "one trial", log)
     if req.execution.address and not req.execution.in_process:
         _join_cluster(req, log)
     run_id = new_run_id()
