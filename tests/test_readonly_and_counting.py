@@ -360,3 +360,14 @@ def test_server_death_mid_run_one_warning_and_the_sync_closes_the_parent(tmp_pat
     finally:
         HOOKS.clear()
         server.stop()
+
+
+def test_tune_searches_budgets_drawing_one_training_set_once(tmp_path):
+    from bench.tuning.driver import Cell, _distinct
+
+    ctx = replace(_plan(tmp_path, [None]).context)  # the pool is 1200 pairs
+    cells = [Cell(_spec("lsh"), (16,), b, {}, {}, None) for b in (None, 1.0, 1200, 0.5, 600)]
+    said: list[str] = []
+    kept = _distinct(cells, ctx, said.append)
+    assert [c.budget for c in kept] == [None, 600]
+    assert len(said) == 3 and all("searched once" in m for m in said)

@@ -48,7 +48,7 @@ from bench.runner.driver import (
 from bench.runner.grid import RunContext, bit_sets, make_trial
 from bench.runner.trial import VALIDATION_METRIC, VALIDATION_RULE
 from bench.schema import ResultRecord, TrialConfig, digest
-from bench.splits import budget_label
+from bench.splits import budget_label, canonical_budget
 from bench.tuning import study as studies
 from bench.tuning.search import MAX_ROUNDS, Scheduling
 from bench.tuning.space import Dimension, describe_space, fixed_params, method_space
@@ -226,6 +226,20 @@ def _provisional_context(req: TuneRequest) -> RunContext:
                       dataset_options=dataset_options(dspec, req.run.dataset_options))
 
 
+def _distinct(cells: Sequence[Cell], ctx: RunContext, log: Log | None = None) -> list[Cell]:
+    """The cells with canonical budgets (``ctx.train_pool``: ``all``, ``1.0`` and the pool
+    size draw one training set, so they are one search), each search once."""
+    out: dict[tuple[str, tuple[int, ...], Any], Cell] = {}
+    for cell in cells:
+        cell.budget = canonical_budget(cell.budget, ctx.train_pool)
+        key = (cell.spec.name, cell.bits, cell.budget)
+        if key in out and log is not None:
+            log(f"bench: note: {cell.label}: the same training set as another budget of "
+                "--budgets, searched once")
+        out.setdefault(key, cell)
+    return list(out.values())
+
+
 def _define(req: TuneRequest, cells: Sequence[Cell], ctx: RunContext) -> None:
     for cell in cells:
         base = make_trial(cell.spec, cell.bits, cell.budget, req.search_seed, cell.params, ctx)
@@ -246,6 +260,8 @@ def _check_named_studies(req: TuneRequest, cells: Sequence[Cell],
     _define(req, cells, _provisional_context(req))
     storage = studies.open_storage(req.storage_url, create=False)
     for cell in cells:
+        if isinstance(cell.budget, float):  # its training set is known with the pool: later
+            continue
         found = studies.find_study(storage, cell.name)
         if found is not None:
             studies.check_cell(found, cell.definition, ignore)
@@ -429,6 +445,7 @@ def tune(req: TuneRequest, log: Log = print) -> TuneSummary:
     with removed_on_error(req.run):
         p = plan(req.run, log, run_id)
     _check_validation(req, p)
+    cells = _distinct(cells, p.context, log)
     _define(req, cells, p.context)
     if req.study is not None:
         storage = studies.open_storage(req.storage_url, create=False)
