@@ -44,6 +44,7 @@ for m in pkgutil.walk_packages(bench.__path__, "bench."):
         except Exception:
             pass
 import multiprocessing.synchronize, numpy as np, pandas, pandas.io.formats.csvs
+import encodings.cp437  # zipfile (np.load of .npz) decodes member names with it
 from bench import registry
 for n in registry.methods.names():
     registry.methods.get(n)
