@@ -362,8 +362,8 @@ class ResultRecord:
 
 
 def _upgrade_v1(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Schema 1 (harness before issue 10): finished records only, ``codes_file`` without a
-    checksum, definition without data fingerprint; its key hashed parameters as given."""
+    """Schema 1 (an older harness): finished records only, ``codes_file`` without a checksum,
+    definition without data fingerprint; its key hashed parameters as given."""
     out = dict(data)
     missing = [k for k in ("key", "method", "dataset", "bits", "seed", "budget", "metrics")
                if k not in out]

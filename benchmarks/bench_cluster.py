@@ -1,5 +1,5 @@
 """A sweep on a 3-node Ray cluster on this machine against the same sweep run one trial at a
-time on one node (issue 12's acceptance measurement).
+time on one node.
 
     python benchmarks/bench_cluster.py [--methods lsh,cca-itq,gnah] [--bits 16,32]
                                        [--seeds 0,1] [--workdir DIR] [--cache-dir DIR]

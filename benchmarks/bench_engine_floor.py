@@ -1,4 +1,4 @@
-"""Metric engine against its floor (issue 17): ``evaluate_retrieval`` (mAP@all, mAP@k, P@k,
+"""Metric engine against its floor: ``evaluate_retrieval`` (mAP@all, mAP@k, P@k,
 tie-aware mAP, PR curve) against a bare pass that only computes the Hamming distances and the
 per-query distance histograms (the least any exact mAP@all must do), on the same NUS-WIDE-like
 codes and labels, both on one thread, interleaved, fastest of ``--repeats``; prints engine time /

@@ -1,4 +1,4 @@
-"""NUS-WIDE-size pipeline (issue 17): time and peak memory per stage of ``lsh`` and ``cca-itq``
+"""NUS-WIDE-size pipeline: time and peak memory per stage of ``lsh`` and ``cca-itq``
 at 16/32/64 bits on 195,834 generated pairs with 21 labels, through ``bench run --no-ray`` and
 through Ray Tune (2 concurrent trials), side by side; then the metric engine against its floor
 (Hamming distances + per-query distance histograms only) on the same sizes.

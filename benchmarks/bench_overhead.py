@@ -1,4 +1,4 @@
-"""Harness overhead per trial (issue 17): the same sweep of cheap trials run side by side in
+"""Harness overhead per trial: the same sweep of cheap trials run side by side in
 one process as direct ``run_trial`` calls, ``--no-ray`` (in process), Ray Tune with a fresh
 worker per trial (the previous behaviour, ``reuse_workers=False``) and Ray Tune with warm
 workers (the default now); plus the start-up of ``bench --help`` / ``bench ls`` and the time

@@ -45,7 +45,7 @@ SMALL = ["--dataset", "synthetic-features", "--dataset-opt", "n_items=600", "--p
     (["--methods", "lsh", "--budgets", "-5"], "budget '-5' must be"),
     (["--methods", "lsh", "--set", "lsh.nope=1"], "has no hyperparameter 'nope'"),
     (["--methods", "lsh", "--preset", "nonexistent"], "has no preset 'nonexistent'"),
-    # issue 10: checked in the driver, before anything runs (no data generated either)
+    # checked in the driver, before anything runs (no data generated either)
     (["--methods", "cca-itq", "--set", "cca-itq.reg=abc"],
      "parameter 'reg' must be float >= 0"),
     (["--methods", "gnah", "--set", "gnah.variant=D"], "parameter 'variant' must be 'full'"),

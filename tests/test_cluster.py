@@ -1,4 +1,4 @@
-"""Runs on a real multi-node Ray cluster on this machine (issue 12): a head and two workers,
+"""Runs on a real multi-node Ray cluster on this machine: a head and two workers,
 each its own raylet (``ray start --block``), on 127.0.0.1 with free ports and token
 authentication, started and stopped by this module by process group (``bench.local_cluster``);
 drivers are ``python -m bench run --address ...`` subprocesses; MLflow is a real ``mlflow

@@ -1,4 +1,4 @@
-"""Failures on record (issue 10, point 3): a failing trial leaves a ``failed`` record and a
+"""Failures on record: a failing trial leaves a ``failed`` record and a
 traceback, the others go on (in-process and in Ray), the run says so and exits non-zero, a
 rerun retries only the failed keys; tracking failures never fail a trial or the run."""
 

@@ -1,4 +1,4 @@
-"""A result key identifies the data and the code (issue 10, point 6): the data actually
+"""A result key identifies the data and the code: the data actually
 loaded (a content fingerprint), and records say which training pairs and parameter values were
 really used. (The method code's declared version is kept honest by test_method_versions.py.)"""
 

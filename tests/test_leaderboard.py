@@ -99,12 +99,12 @@ def test_null_metric_round_trips(tmp_path):
     assert table.loc["lsh", "I→T / 16"] == "n/a (n=1/1)"
 
 
-# -- issue 10, point 1: cells never mix results that are not comparable --------------------
+# -- cells never mix results that are not comparable --------------------
 
 
 def legacy(tmp_path: Path, name: str, seed: int, value: float, day: int = 1,
            **definition) -> None:
-    """A record as the harness before issue 10 wrote it (schema 1)."""
+    """A record as the harness before protocol 2 wrote it (schema 1)."""
     d = {"method": "gnah", "method_version": "1", "dataset": "toy", "dataset_options": {},
          "preset": {"name": "gnah"}, "bits": [32], "budget": "80", "seed": seed,
          "params": {"tau": 1.0}, "protocol_version": 1, "k_values": [50]}
@@ -132,7 +132,7 @@ def test_results_differing_in_preset_or_version_are_never_averaged(tmp_path, cap
     assert any("preset=small" in r for r in rows) and any("v2" in r for r in rows)
 
 
-# -- issue 10, point 2: one result never counts twice -----------------------------------------
+# -- one result never counts twice -----------------------------------------
 
 
 def test_same_definition_and_seed_counts_once(tmp_path, capsys):

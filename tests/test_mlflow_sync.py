@@ -1,5 +1,5 @@
 """MLflow unavailable during a run: records say their tracking is 'pending'; `bench mlflow
-sync` uploads them later under one parent run, idempotently (issue 12, scenario 3 without a
+sync` uploads them later under one parent run, idempotently (the server outage without a
 cluster; the multi-node version with a real server that dies is in test_cluster.py)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The trial step clock and the compact progress view (issue 17)."""
+"""The trial step clock and the compact progress view."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""A driver killed mid-sweep leaves no process of its own Ray instance behind (issue 12,
-scenario 2 on a local instance: Ray's dashboard and runtime-env agents used to survive)."""
+"""A driver killed mid-sweep leaves no process of its own Ray instance behind (the
+killed driver on a local instance: Ray's dashboard and runtime-env agents used to survive)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stored codes are used again (issue 10, point 7): ``bench leaderboard --recompute`` evaluates
+"""Stored codes are used again: ``bench leaderboard --recompute`` evaluates
 every codes file under the current metric engine and says which records it updated; a codes
 file that no longer matches its record's checksum is never trusted."""
 

@@ -35,12 +35,12 @@ def test_records_codes_and_leaderboard(finished_run):
         assert r.mlflow_run_id and r.tracking_error is None and r.tracking_state == "logged"
         assert r.definition["data_fingerprint"] and r.codes["sha256"]
         assert r.timing["conditions"]["threads"] == 1
-        stages = r.timing["stages"]  # each step's own time and peak memory (issue 17)
+        stages = r.timing["stages"]  # each step's own time and peak memory
         assert {"data", "fit", "encode", "validation", "evaluate", "store"} <= set(stages)
         assert r.timing["fit_s"] == pytest.approx(stages["fit"]["s"], abs=1e-3)
         assert stages["fit"]["peak_rss_mib"] > 0
         assert r.timing["started_at"] < r.timing["ended_at"]
-    logs = list((finished_run / "logs").glob("run-*-ray.log"))  # Ray's own output (issue 17)
+    logs = list((finished_run / "logs").glob("run-*-ray.log"))  # Ray's own output
     assert len(logs) == 1 and "experiment state" in logs[0].read_text()
     long = pd.read_csv(finished_run / "leaderboard.csv")
     assert len(long) == 8 and set(long["direction"]) == {"i2t", "t2i"}

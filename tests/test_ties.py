@@ -1,4 +1,4 @@
-"""Tie-robust ranking (issue 10, point 5): the database is searched in a seeded order, so
+"""Tie-robust ranking: the database is searched in a seeded order, so
 ties broken by database position cannot follow the labels. Constant (collapsed) codes on a
 class-sorted 20 × 40 database must score as on a shuffled one, and as the tie-aware mAP."""
 

@@ -1,4 +1,4 @@
-"""`bench tune` (issue 11) on real Ray Tune + Optuna + MLflow: a 6-trial ASHA search that prunes,
+"""`bench tune` on real Ray Tune + Optuna + MLflow: a 6-trial ASHA search that prunes,
 the study read back with the Optuna API, a rerun with --trials 8 that runs exactly 2 more, the
 final multi-seed records shown as a tuned row, and the query-set guard (a spy method that logs
 every item it is asked to encode)."""

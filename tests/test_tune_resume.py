@@ -1,4 +1,4 @@
-"""`bench tune` interrupted for real (issue 11): a search process killed with SIGKILL, or stopped
+"""`bench tune` interrupted for real: a search process killed with SIGKILL, or stopped
 with SIGINT (Ctrl-C), and the rerun of the same command that continues its study. Slow: each
 test starts a separate `bench tune` process with its own Ray instance."""
 

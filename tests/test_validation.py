@@ -1,4 +1,4 @@
-"""Held-out validation (issue 10, point 4): the selection signal must rank codes as the test
+"""Held-out validation: the selection signal must rank codes as the test
 protocol does. Simulation: 32 bits, 20 single-label classes, 200 validation items. Pair-aligned
 codes (a pair's image and text share one code, weak class information) look better than
 class-informative codes when the validation items are ranked against themselves (each query
@@ -78,7 +78,7 @@ def run(kind: str, results: Path) -> dict:
 
 
 def self_validation(results: Path, rec: dict) -> float:
-    """What selection used before issue 10: validation items ranked against themselves."""
+    """What selection used before protocol 2: validation items ranked against themselves."""
     from bench.runner.data import load_dataset, prepare
 
     spec = registry.methods.get("simcodes")
