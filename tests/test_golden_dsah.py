@@ -12,10 +12,10 @@ import torch
 from _toy import fit_context, toy_pairs
 
 from bench import registry
+from bench.deep.training import make_optimizer
 from bench.methods.dsah import SPEC
 from bench.methods.dsah.method import (
     build_decoders,
-    build_optimizer,
     decode,
     dsah_affinities,
     dsah_terms,
@@ -119,7 +119,8 @@ def test_optimiser_is_nesterov_sgd_as_the_reference() -> None:
     (train.py:64-72), written out: v = mu v + g + wd w; w -= lr (g + wd w + mu v)."""
     w0 = np.array([0.3, -1.2, 0.7])
     w = torch.nn.Parameter(_t(w0.copy()))
-    opt = build_optimizer("sgd", [{"params": [w], "lr": 0.005}], 0.7, 5e-4, True)
+    opt = make_optimizer("sgd", [{"params": [w], "lr": 0.005}], momentum=0.7,
+                         weight_decay=5e-4, nesterov=True)
     assert opt.param_groups[0]["nesterov"] is True
     ref, buf = w0.copy(), np.zeros(3)
     for step in range(2):

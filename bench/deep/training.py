@@ -39,13 +39,14 @@ def epoch_batches(n: int, batch_size: int, generator: torch.Generator,
 
 
 def make_optimizer(kind: str, groups: Iterable[Mapping[str, Any]], momentum: float = 0.9,
-                   weight_decay: float = 0.0,
-                   betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Optimizer:
-    """SGD (with ``momentum``) or Adam over parameter groups, each with its own ``lr``."""
+                   weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999),
+                   nesterov: bool = False) -> torch.optim.Optimizer:
+    """SGD (with ``momentum``, Nesterov's when ``nesterov`` and momentum > 0) or Adam over
+    parameter groups, each with its own ``lr``."""
     groups = [dict(g) for g in groups]
     if kind == "sgd":
         return torch.optim.SGD(groups, lr=groups[0]["lr"], momentum=momentum,
-                               weight_decay=weight_decay)
+                               weight_decay=weight_decay, nesterov=nesterov and momentum > 0)
     if kind == "adam":
         return torch.optim.Adam(groups, lr=groups[0]["lr"], betas=betas,
                                 weight_decay=weight_decay)

@@ -26,6 +26,7 @@ from torch import nn
 
 from bench.deep.nets import MLP
 from bench.deep.reconstruction import SimilarityReconstruction
+from bench.deep.similarity import cosine, signed_cosine
 from bench.deep.training import make_optimizer
 from bench.methods.cagan import SPEC
 from bench.plugins import FitContext
@@ -35,24 +36,18 @@ TEXT_SIMILARITIES = ("signed_cosine", "sign")
 
 # --- pure functions (golden-tested) -------------------------------------------------------------
 
-def _cos(x: torch.Tensor) -> torch.Tensor:
-    xn = F.normalize(x, dim=1)
-    return xn @ xn.T
-
-
 def image_similarity(x: torch.Tensor) -> torch.Tensor:
     """S_I = 2·cos − 1 (CAGAN.py:172-174)."""
-    return 2 * _cos(x) - 1
+    return signed_cosine(x)
 
 
 def text_similarity(y: torch.Tensor, form: str = "signed_cosine") -> torch.Tensor:
     """S_T: ``"sign"`` is the reference's 2·sign(cos) − 1 (CAGAN.py:176-179; on BoW tags 1 for
     pairs sharing a tag, −1 otherwise); ``"signed_cosine"`` is 2·cos − 1 like S_I."""
-    c = _cos(y)
     if form == "sign":
-        return 2 * torch.sign(c) - 1
+        return 2 * torch.sign(cosine(y)) - 1
     if form == "signed_cosine":
-        return 2 * c - 1
+        return signed_cosine(y)
     raise ValueError(f"text_similarity must be one of {TEXT_SIMILARITIES}, got {form!r}")
 
 

@@ -86,16 +86,6 @@ def dsah_terms(hx: torch.Tensor, hy: torch.Tensor, dec_image: torch.Tensor,
             "reconstruction": recon, "symmetry": sym}
 
 
-def build_optimizer(kind: str, groups: list[dict], momentum: float, weight_decay: float,
-                    nesterov: bool) -> torch.optim.Optimizer:
-    """SGD with (Nesterov) momentum as the reference (train.py:64-72); Adam via the shared
-    helper. Nesterov needs momentum > 0: with momentum 0 it is plain SGD."""
-    if kind == "sgd":
-        return torch.optim.SGD(groups, lr=groups[0]["lr"], momentum=momentum,
-                               weight_decay=weight_decay, nesterov=nesterov and momentum > 0)
-    return make_optimizer(kind, groups, momentum=momentum, weight_decay=weight_decay)
-
-
 def image_network(dx: int, hidden: list[int], bits: int, dropout: float) -> nn.Module:
     """Input dropout (AlexNet's dropout before fc7), then the MLP (hid, before tanh)."""
     mlp = MLP(dx, hidden, bits)
@@ -103,8 +93,9 @@ def image_network(dx: int, hidden: list[int], bits: int, dropout: float) -> nn.M
 
 
 class DSAH(SimilarityReconstruction):
-    """The DJSRH-family plugin with its own loop: the shared one has no Nesterov momentum, one
-    target per batch and its extra modules in one parameter group."""
+    """The DJSRH-family plugin with its own networks, targets and optimiser (Nesterov SGD, each
+    decoder in the parameter group of the network whose codes it reads), on the shared epoch
+    loop (:meth:`SimilarityReconstruction.run_epochs`)."""
 
     spec = SPEC
 
@@ -135,8 +126,9 @@ class DSAH(SimilarityReconstruction):
                   {"params": [*nets["text"].parameters(),
                               *decoders["image_from_text"].parameters()],
                    "lr": float(p["lr_text"])}]
-        opt = build_optimizer(p["optimizer"], groups, float(p["momentum"]),
-                              float(p["weight_decay"]), bool(p["nesterov"]))
+        # SGD with Nesterov momentum as the reference (train.py:64-72)
+        opt = make_optimizer(p["optimizer"], groups, momentum=float(p["momentum"]),
+                             weight_decay=float(p["weight_decay"]), nesterov=bool(p["nesterov"]))
         weights = {name: float(p[name]) for name in ("diagonal", "reconstruction", "symmetry")}
 
         def batch_terms(epoch: int, idx: torch.Tensor, scale: float) -> dict[str, torch.Tensor]:
